@@ -1,0 +1,27 @@
+# Two commands for a fresh clone: `make demo` renders, `make test` runs the tests.
+# Both create .venv and install fvcli into it first.
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench install clean
+
+demo: $(STAMP)
+	$(VENV)/bin/fvcli render configs/demo.yaml --out renders/demo
+	@echo "Open renders/demo/*/grid.png to see the results."
+
+test: $(STAMP)
+	$(PYTHON) -m pytest -q
+
+bench: $(STAMP)
+	$(PYTHON) bench/bench.py $(BENCH_ARGS)
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) renders .pytest_cache

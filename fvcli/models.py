@@ -1,0 +1,396 @@
+"""Load a network and reach its inner layers.
+
+Every source (a TF-Hub handle, a SavedModel folder, a ``.keras`` file, the built-in
+demo model) ends as one concrete function from images to outputs. Its variables are
+frozen into constants, its graph is searched for layer tensors (ReLUs and concats of
+ReLU branches), and for each render it is pruned down to exactly the tensors that
+the objectives ask for, so that rendering Mixed_4b never pays for Mixed_5c.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import tensorflow as tf
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+DEFAULT_HANDLE = "https://tfhub.dev/google/imagenet/inception_v1/classification/5"
+DEMO_MODEL_DIR = Path(__file__).parent / "demo_model"
+LOGITS = "logits"
+
+# Named models a job file or --model may use instead of a handle or a path.
+NAMED_MODELS = {"inception_v1": {"hub": DEFAULT_HANDLE}, "demo": {"path": str(DEMO_MODEL_DIR)}}
+
+# Distill / Lucid layer names of InceptionV1 -> TF-Slim names of the TF-Hub model.
+INCEPTION_V1_ALIASES = {
+    "conv2d0": "Conv2d_1a_7x7", "conv2d1": "Conv2d_2b_1x1", "conv2d2": "Conv2d_2c_3x3",
+    "mixed3a": "Mixed_3b", "mixed3b": "Mixed_3c",
+    "mixed4a": "Mixed_4b", "mixed4b": "Mixed_4c", "mixed4c": "Mixed_4d",
+    "mixed4d": "Mixed_4e", "mixed4e": "Mixed_4f",
+    "mixed5a": "Mixed_5b", "mixed5b": "Mixed_5c",
+}
+_ACTIVATION_OPS = {"Relu", "Relu6", "Elu", "Selu", "LeakyRelu"}
+_RELU_OPS = {"Relu", "Relu6"}
+
+
+class ModelError(Exception):
+    """A model cannot be loaded or does not have what was asked of it (one-line message).
+
+    ``exit_code`` is 2 when the user named something wrong, 1 when the environment failed
+    (e.g. no network to download from)."""
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One tensor of the network that objectives can target."""
+
+    name: str                       # short name, e.g. "Mixed_4b" or "logits"
+    tensor: str                     # graph tensor, e.g. ".../Mixed_4b/concat:0"
+    pre_activation: tuple[str, ...]  # tensors whose channel concat is the pre-ReLU value
+    shape: tuple                    # (height, width, channels) at the table's image size
+    alias: str | None = None
+
+    @property
+    def channels(self) -> int:
+        return int(self.shape[-1])
+
+    @property
+    def is_spatial(self) -> bool:
+        return len(self.shape) == 3
+
+    @property
+    def has_pre_activation(self) -> bool:
+        return bool(self.pre_activation)
+
+
+@dataclass
+class Network:
+    """A frozen network: its layer table, and pruned forward functions on demand."""
+
+    description: str
+    fingerprint: str
+    graph_def: tf.compat.v1.GraphDef
+    input_name: str
+    native_size: int | None
+    input_range: tuple[float, float]
+    layers: list[Layer]
+    _forward_cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def logits(self) -> Layer:
+        return self.layer(LOGITS)
+
+    def top_level_layers(self) -> list[Layer]:
+        """Layers that are not inside another layer's scope (Mixed_4b, not its branches)."""
+        names = {layer.name for layer in self.layers}
+        return [layer for layer in self.layers
+                if not any(layer.name.startswith(other + "/") for other in names)]
+
+    def layer(self, name: str) -> Layer:
+        """Find a layer by exact name, Distill alias, or unique name suffix."""
+        by_name = {layer.name: layer for layer in self.layers}
+        if name in by_name:
+            return by_name[name]
+        for layer in self.layers:
+            if layer.alias == name:
+                return layer
+        matches = [layer for layer in self.layers if layer.name.endswith("/" + name)
+                   or layer.tensor.split(":")[0].endswith("/" + name)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise ModelError(f"layer '{name}' is ambiguous: it matches "
+                             + ", ".join(m.name for m in matches[:5]))
+        close = [layer.name for layer in self.top_level_layers()
+                 if name.lower()[:5] in layer.name.lower()][:6]
+        hint = "; close: " + ", ".join(close) if close else ""
+        raise ModelError(f"no layer '{name}' in {self.description} (see `fvcli layers`){hint}")
+
+    def spatial_size(self, layer_name: str, size: int) -> tuple[int, int]:
+        """Height and width of a layer's map for ``size`` px images."""
+        probe = self.forward((layer_name,), (), size)(tf.zeros([1, size, size, 3]))
+        return tuple(probe[layer_name].shape[1:3])
+
+    def forward(self, layer_names: tuple[str, ...], with_pre_activation: tuple[str, ...],
+                size: int) -> "Forward":
+        """A differentiable function from [batch, size, size, 3] images in [0, 1] to the
+        named layers' activations (and, for ``with_pre_activation``, their pre-ReLU values)."""
+        key = (tuple(layer_names), tuple(with_pre_activation), size)
+        if key not in self._forward_cache:
+            self._forward_cache[key] = Forward(self, layer_names, with_pre_activation, size)
+        return self._forward_cache[key]
+
+
+class Forward:
+    """Images in [0, 1] -> {layer name: activation, "<name>/pre": pre-activation}."""
+
+    def __init__(self, network: Network, layer_names, with_pre_activation, size: int):
+        self.network = network
+        self._outputs: list[tuple[str, tuple[str, ...]]] = []
+        for name in layer_names:
+            self._outputs.append((name, (network.layer(name).tensor,)))
+        for name in with_pre_activation:
+            self._outputs.append((name + "/pre", network.layer(name).pre_activation))
+        fetches = [tensor for _, tensors in self._outputs for tensor in tensors]
+        self._pruned = _prune(network.graph_def, network.input_name, fetches)
+        self.size = size
+        self._feed_size = size
+        if not self._accepts(size):
+            if network.native_size is None or not self._accepts(network.native_size):
+                raise ModelError(f"{network.description} cannot compute "
+                                 f"{', '.join(layer_names)} on {size}px images")
+            self._feed_size = network.native_size
+
+    def _accepts(self, size: int) -> bool:
+        try:
+            self._pruned(tf.zeros([1, size, size, 3]))
+            return True
+        except (tf.errors.InvalidArgumentError, ValueError):
+            return False
+
+    @property
+    def resizes(self) -> bool:
+        """True when images are resized to the model's fixed input size before the network."""
+        return self._feed_size != self.size
+
+    def __call__(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        if images.shape[1] != self._feed_size:
+            images = tf.image.resize(images, [self._feed_size, self._feed_size])
+        low, high = self.network.input_range
+        values = self._pruned(images * (high - low) + low)
+        result, position = {}, 0
+        for name, tensors in self._outputs:
+            parts = values[position:position + len(tensors)]
+            position += len(tensors)
+            result[name] = parts[0] if len(parts) == 1 else tf.concat(parts, axis=-1)
+        return result
+
+
+def _prune(graph_def, input_name: str, fetches: list[str]) -> Callable:
+    """Import ``graph_def`` with a size-free input and prune it to ``fetches``."""
+    relaxed = _relax_input(graph_def, input_name)
+
+    def import_graph():
+        tf.compat.v1.import_graph_def(relaxed, name="")
+
+    wrapped = tf.compat.v1.wrap_function(import_graph, [])
+    graph = wrapped.graph
+    return wrapped.prune(graph.get_tensor_by_name(input_name + ":0"),
+                         [graph.get_tensor_by_name(name) for name in fetches])
+
+
+def _relax_input(graph_def, input_name: str):
+    """Copy of ``graph_def`` whose input takes any spatial size (DESIGN.md §3)."""
+    relaxed = tf.compat.v1.GraphDef()
+    relaxed.CopyFrom(graph_def)
+    for node in relaxed.node:
+        if "_output_shapes" in node.attr:
+            del node.attr["_output_shapes"]
+        if node.name == input_name:
+            channels = node.attr["shape"].shape.dim[-1].size
+            shape = tf.TensorShape([None, None, None, channels])
+            node.attr["shape"].shape.CopyFrom(shape.as_proto())
+    return relaxed
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def resolve_model_spec(spec) -> dict:
+    """Normalise a model spec (name, handle, path or mapping) to {"hub": ..} or {"path": ..}."""
+    if isinstance(spec, dict):
+        return dict(spec)
+    text = str(spec)
+    if text in NAMED_MODELS:
+        return dict(NAMED_MODELS[text])
+    if "://" in text:
+        return {"hub": text}
+    return {"path": text}
+
+
+def model_label(spec: dict) -> str:
+    """What a person would call this model: the handle or the path."""
+    return spec.get("hub") or spec.get("path")
+
+
+def load_network(spec, table_size: int | None = None) -> Network:
+    """Load a model (see :func:`resolve_model_spec`) and build its layer table."""
+    spec = resolve_model_spec(spec)
+    low, high = spec.get("input_range", (0.0, 1.0))
+    # The loaded object owns the variables: keep it alive until they are frozen.
+    if "hub" in spec:
+        loaded, function, fingerprint_path = _load_hub(spec["hub"])
+    elif "path" in spec:
+        loaded, function, fingerprint_path = _load_path(spec["path"])
+    else:
+        raise ModelError("a model needs 'hub: HANDLE' or 'path: SAVEDMODEL_OR_KERAS_FILE'")
+    frozen = convert_variables_to_constants_v2(function)
+    del loaded
+    graph_def = frozen.graph.as_graph_def()
+    inputs = [node for node in graph_def.node if node.op == "Placeholder"]
+    if len(inputs) != 1:
+        raise ModelError(f"{model_label(spec)}: expected one image input, found {len(inputs)}")
+    input_node = inputs[0]
+    dims = [d.size for d in input_node.attr["shape"].shape.dim]
+    native = dims[1] if len(dims) == 4 and dims[1] > 0 else None
+    logits_tensor = _logits_tensor(frozen)
+    layers = _layer_table(graph_def, input_node.name, logits_tensor, table_size or native or 224)
+    return Network(description=model_label(spec), fingerprint=_fingerprint(fingerprint_path),
+                   graph_def=graph_def, input_name=input_node.name, native_size=native,
+                   input_range=(float(low), float(high)), layers=layers)
+
+
+def fetch_to_cache(handle: str) -> str:
+    """Make sure ``handle`` is in the TF-Hub cache (downloading it if needed); return its
+    folder."""
+    import tensorflow_hub as hub
+
+    try:
+        return hub.resolve(handle)
+    except Exception as error:  # urllib and tf.errors both surface here; all mean "no model"
+        cache = os.environ.get("TFHUB_CACHE_DIR", "the default TF-Hub cache")
+        raise ModelError(
+            f"cannot load {handle}: it is not in {cache} and the network is unreachable "
+            f"({type(error).__name__}). Run `fvcli model fetch` on a connected machine and "
+            f"point TFHUB_CACHE_DIR at that cache, or pass --model PATH to a local SavedModel",
+            exit_code=1) from None
+
+
+def _load_hub(handle: str):
+    import tensorflow_hub as hub
+
+    module_dir = fetch_to_cache(handle)
+    loaded = hub.load(handle)
+    return loaded, _serving_function(loaded, handle), os.path.join(module_dir, "saved_model.pb")
+
+
+def _load_path(path: str):
+    if not os.path.exists(path):
+        raise ModelError(f"model path {path} does not exist")
+    if path.endswith((".keras", ".h5")):
+        import keras
+
+        model = keras.models.load_model(path, compile=False)
+        channels = model.inputs[0].shape[-1]
+        call = tf.function(lambda images: model(images, training=False))
+        spec = tf.TensorSpec([None, None, None, channels], tf.float32)
+        return model, call.get_concrete_function(spec), path
+    try:
+        loaded = tf.saved_model.load(path)
+    except (OSError, tf.errors.OpError) as error:
+        raise ModelError(f"{path} is not a TF2 SavedModel or .keras file: "
+                         f"{str(error).splitlines()[0]}") from None
+    return loaded, _serving_function(loaded, path), os.path.join(path, "saved_model.pb")
+
+
+def _serving_function(loaded, label: str):
+    signatures = getattr(loaded, "signatures", {})
+    if "serving_default" in signatures:
+        return signatures["serving_default"]
+    if signatures:
+        return next(iter(signatures.values()))
+    raise ModelError(f"{label} has no serving signature to call")
+
+
+def _logits_tensor(frozen) -> str:
+    """The output tensor; if the model ends in a softmax, the softmax's input."""
+    graph = frozen.graph
+    tensor = frozen.outputs[0]
+    while tensor.op.type in ("Identity", "IdentityN") and tensor.op.inputs:
+        tensor = tensor.op.inputs[0]
+    if tensor.op.type == "Softmax":
+        tensor = tensor.op.inputs[0]
+    return graph.get_tensor_by_name(tensor.name).name
+
+
+def _fingerprint(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as model_file:
+        for block in iter(lambda: model_file.read(1 << 20), b""):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def _layer_table(graph_def, input_name: str, logits_tensor: str, size: int) -> list[Layer]:
+    """Find ReLU outputs and concats of activations, with shapes at ``size`` px."""
+    relaxed = _relax_input(graph_def, input_name)
+    for node in relaxed.node:
+        if node.name == input_name:
+            channels = node.attr["shape"].shape.dim[-1].size
+            node.attr["shape"].shape.CopyFrom(tf.TensorShape([1, size, size, channels]).as_proto())
+    graph = tf.Graph()
+    with graph.as_default():
+        try:
+            tf.compat.v1.import_graph_def(relaxed, name="")
+        except ValueError:  # a fixed-size op (e.g. a 7x7 valid pool) rejects this size
+            tf.compat.v1.import_graph_def(graph_def, name="")
+    candidates = []
+    for op in graph.get_operations():
+        output = op.outputs[0] if op.outputs else None
+        if output is None or output.shape.rank != 4:
+            continue
+        if op.type in _ACTIVATION_OPS or (op.type == "ConcatV2" and _is_activation_concat(op)):
+            candidates.append(op)
+    scopes = [op.name.rsplit("/", 1)[0] if "/" in op.name else op.name for op in candidates]
+    prefix = _common_scope(scopes + [op.name for op in candidates])
+    layers, seen = [], set()
+    alias_of = {slim: alias for alias, slim in INCEPTION_V1_ALIASES.items()}
+    for op, scope in zip(candidates, scopes):
+        name = scope[len(prefix):] if scope != prefix.rstrip("/") else op.name[len(prefix):]
+        if name in seen or not name:
+            name = op.name[len(prefix):]
+        seen.add(name)
+        shape = tuple(d if d is not None else -1 for d in op.outputs[0].shape.as_list()[1:])
+        layers.append(Layer(name=name, tensor=op.outputs[0].name,
+                            pre_activation=_pre_activation(op), shape=shape,
+                            alias=alias_of.get(name)))
+    logits = graph.get_tensor_by_name(logits_tensor)
+    layers.append(Layer(name=LOGITS, tensor=logits_tensor, pre_activation=(),
+                        shape=(int(logits.shape[-1]),)))
+    return layers
+
+
+def _is_activation_concat(op) -> bool:
+    inputs = [tensor.op for tensor in op.inputs[:-1]]
+    return bool(inputs) and all(_is_activation(source) for source in inputs)
+
+
+def _is_activation(op) -> bool:
+    if op.type in _ACTIVATION_OPS:
+        return True
+    if op.type in ("MaxPool", "ConcatV2", "Identity"):
+        return all(_is_activation(tensor.op) for tensor in op.inputs[:1])
+    return False
+
+
+def _pre_activation(op) -> tuple[str, ...]:
+    """Tensors whose channel concat is the value before the ReLU(s) producing ``op``."""
+    if op.type in _RELU_OPS:
+        return (op.inputs[0].name,)
+    if op.type == "ConcatV2":
+        parts = []
+        for tensor in op.inputs[:-1]:
+            parts.append(tensor.op.inputs[0].name if tensor.op.type in _RELU_OPS else tensor.name)
+        return tuple(parts)
+    return ()
+
+
+def _common_scope(names: list[str]) -> str:
+    """Longest shared leading scope ("a/b/") of ``names``."""
+    if not names:
+        return ""
+    split = [name.split("/")[:-1] for name in names]
+    common = []
+    for parts in zip(*split):
+        if len(set(parts)) != 1:
+            break
+        common.append(parts[0])
+    return "/".join(common) + "/" if common else ""

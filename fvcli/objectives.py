@@ -1,0 +1,113 @@
+"""Objectives: what each image of a batch is optimised to maximise.
+
+An objective is a weighted sum of terms. A term names a kind (channel, neuron,
+deepdream, logit, probability) and a layer; which channel or class it targets is not
+part of it but an index passed in per image, so one traced step serves every
+channel of a layer. Every term maps activations to one score per image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+from .models import LOGITS
+
+UNIT_KINDS = ("channel", "neuron")          # one unit per channel of a layer
+CLASS_KINDS = ("logit", "probability")      # one unit per class of the logits
+LAYER_KINDS = ("deepdream",)                # one unit for the whole layer
+KINDS = UNIT_KINDS + LAYER_KINDS + CLASS_KINDS
+
+
+@dataclass(frozen=True)
+class Term:
+    """One part of an objective; the targeted channel or class comes per image."""
+
+    kind: str
+    layer: str = LOGITS
+    weight: float = 1.0
+    negative: bool = False
+    position: tuple[int, int] | None = None  # neuron only: (y, x); centre when None
+
+    @property
+    def takes_index(self) -> bool:
+        return self.kind != "deepdream"
+
+    def tensor_key(self, use_pre_activation: bool) -> str:
+        return self.layer + "/pre" if use_pre_activation else self.layer
+
+    def describe(self, index: int | None) -> str:
+        """One line a person reads, e.g. "-channel Mixed_4b:11 (pre-ReLU)"."""
+        sign = "-" if self.negative else ""
+        weight = f"{self.weight:g} * " if self.weight != 1.0 else ""
+        target = self.layer if index is None or not self.takes_index else f"{self.layer}:{index}"
+        where = f" at y={self.position[0]}, x={self.position[1]}" if self.position else ""
+        note = " (pre-ReLU)" if self.negative and self.layer != LOGITS else ""
+        return f"{weight}{sign}{self.kind} {target}{where}{note}"
+
+    def value(self, tensor: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
+        """Unsigned, unweighted [batch] value of the term on ``tensor``."""
+        tensor = tf.cast(tensor, tf.float32)
+        if self.kind == "channel":
+            return tf.gather(tf.reduce_mean(tensor, axis=[1, 2]), index, batch_dims=1)
+        if self.kind == "neuron":
+            y, x = self.position or (tensor.shape[1] // 2, tensor.shape[2] // 2)
+            y, x = min(y, tensor.shape[1] - 1), min(x, tensor.shape[2] - 1)
+            return tf.gather(tensor[:, y, x, :], index, batch_dims=1)
+        if self.kind == "deepdream":
+            return tf.reduce_mean(tf.square(tensor), axis=[1, 2, 3])
+        if self.kind == "logit":
+            return tf.gather(tensor, index, batch_dims=1)
+        if self.kind == "probability":
+            return tf.gather(tf.nn.softmax(tensor), index, batch_dims=1)
+        raise ValueError(f"unknown objective kind {self.kind}")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A weighted sum of terms, evaluated on a batch of images."""
+
+    terms: tuple[Term, ...]
+
+    def describe(self, indices) -> str:
+        return " + ".join(term.describe(index) for term, index in zip(self.terms, indices))
+
+    def layers(self, network, revive: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(layers whose activations are needed, layers whose pre-activations are needed)."""
+        plain, pre = [], []
+        for term in self.terms:
+            has_pre = network.layer(term.layer).has_pre_activation
+            if term.negative and has_pre:
+                pre.append(term.layer)
+            else:
+                plain.append(term.layer)
+                if revive and has_pre and term.kind in UNIT_KINDS:
+                    pre.append(term.layer)
+        return tuple(dict.fromkeys(plain)), tuple(dict.fromkeys(pre))
+
+    def score(self, activations: dict, indices: tf.Tensor) -> tf.Tensor:
+        """[batch] objective: the weighted, signed sum of the terms (what is reported)."""
+        return self._sum(activations, indices, revive=False)
+
+    def training_score(self, activations: dict, indices: tf.Tensor) -> tf.Tensor:
+        """[batch] score whose gradient is followed: as :meth:`score`, except that a
+        unit that is still zero (a dead ReLU, which has no gradient) is scored by its
+        pre-activation until it comes alive."""
+        return self._sum(activations, indices, revive=True)
+
+    def _sum(self, activations: dict, indices: tf.Tensor, revive: bool) -> tf.Tensor:
+        total = 0.0
+        for i, term in enumerate(self.terms):
+            index = indices[:, i]
+            pre_key = term.tensor_key(use_pre_activation=True)
+            if term.negative:
+                key = pre_key if pre_key in activations else term.layer
+                value = -term.value(activations[key], index)
+            else:
+                value = term.value(activations[term.layer], index)
+                if revive and pre_key in activations:
+                    pre_value = term.value(activations[pre_key], index)
+                    value = tf.where(value > 0.0, value, pre_value)
+            total += term.weight * value
+        return total

@@ -1,0 +1,67 @@
+"""Image parameterisations: the numbers Adam changes, and how they become an image.
+
+Following Lucid: an image is held either as raw pixels or as a scaled Fourier
+spectrum (which whitens the gradient), its colours optionally decorrelated with the
+square root of ImageNet's colour covariance, and mapped into [0, 1] by a sigmoid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+# Square root of ImageNet's colour covariance (rows: R, G, B), from Lucid.
+COLOR_CORRELATION_SQRT = np.array(
+    [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], dtype=np.float32)
+COLOR_CORRELATION_NORMALIZED = (
+    COLOR_CORRELATION_SQRT / np.max(np.linalg.norm(COLOR_CORRELATION_SQRT, axis=0)))
+INIT_STDDEV = 0.01
+FFT_MAGIC_DIVISOR = 4.0
+
+
+@dataclass(frozen=True)
+class Parameterization:
+    """How a batch of ``size`` x ``size`` RGB images is parameterised."""
+
+    size: int
+    fft: bool = True
+    decorrelate: bool = True
+    decay_power: float = 1.0
+
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one image's parameters."""
+        if self.fft:
+            return (3, self.size, self.size // 2 + 1, 2)  # real and imaginary parts
+        return (self.size, self.size, 3)
+
+    def initial(self, seeds) -> np.ndarray:
+        """Starting parameters for one image per seed: N(0, 0.01), reproducible per seed."""
+        return np.stack([np.random.default_rng(seed).normal(0.0, INIT_STDDEV, self.shape())
+                         for seed in seeds]).astype(np.float32)
+
+    def spectrum_scale(self) -> np.ndarray:
+        """Per-frequency scale 1 / max(f, 1/size)^decay * size (Lucid's fft_image)."""
+        fy = np.fft.fftfreq(self.size)[:, None]
+        fx = np.fft.rfftfreq(self.size)[None, :]
+        frequencies = np.sqrt(fx * fx + fy * fy)
+        scale = 1.0 / np.maximum(frequencies, 1.0 / self.size) ** self.decay_power
+        return (scale * self.size).astype(np.float32)
+
+    def to_image(self, params: tf.Tensor) -> tf.Tensor:
+        """[batch, *shape()] parameters -> [batch, size, size, 3] images in [0, 1]."""
+        if self.fft:
+            spectrum = tf.complex(params[..., 0], params[..., 1]) * tf.cast(
+                self.spectrum_scale(), tf.complex64)
+            planes = tf.signal.irfft2d(spectrum, fft_length=[self.size, self.size])
+            image = tf.transpose(planes, [0, 2, 3, 1]) / FFT_MAGIC_DIVISOR
+        else:
+            image = params
+        if self.decorrelate:
+            image = tf.einsum("bhwc,dc->bhwd", image, COLOR_CORRELATION_NORMALIZED)
+        return tf.sigmoid(image)
+
+    def describe(self) -> dict:
+        return {"fft": self.fft, "decorrelate": self.decorrelate,
+                "decay_power": self.decay_power}

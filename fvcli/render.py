@@ -1,0 +1,129 @@
+"""The optimisation loop: one traced function per batch shape, many steps per call.
+
+A call runs a chunk of steps inside the traced function (parameterisation, transforms,
+network, objective, gradient and Adam update), so Python pays per chunk, not per step.
+Which channels or classes the images target, and their seeds, are tensor arguments:
+a sweep over every channel of a layer traces the step once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from . import regularizers
+from .objectives import Objective
+from .param import Parameterization
+from .transforms import Transforms
+
+ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-8
+STEPS_PER_CALL = 32
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """Everything about a render that is the same for every image of a job."""
+
+    size: int = 128
+    steps: int = 512
+    learning_rate: float = 0.05
+    param: Parameterization = field(default_factory=lambda: Parameterization(128))
+    transforms: Transforms = field(default_factory=Transforms.standard)
+    regularizers: tuple[tuple[str, float], ...] = ()
+    revive: bool = True
+
+
+@dataclass
+class BatchResult:
+    """Rendered images of one batch and their objective before and after."""
+
+    images: np.ndarray           # [batch, size, size, 3] float32 in [0, 1]
+    objective_start: np.ndarray  # [batch]
+    objective_end: np.ndarray    # [batch]
+    seconds: float
+
+
+class Renderer:
+    """Optimises batches of ``batch_size`` images for one objective structure."""
+
+    def __init__(self, network, objective: Objective, settings: RenderSettings,
+                 batch_size: int):
+        self.objective = objective
+        self.settings = settings
+        self.batch_size = batch_size
+        layers, pre_layers = objective.layers(network, revive=settings.revive)
+        seen_size = settings.transforms.output_size(settings.size)
+        self._forward = network.forward(layers, pre_layers, seen_size)
+        self._evaluate_forward = network.forward(*objective.layers(network, revive=False),
+                                                 settings.size)
+        param_shape = settings.param.shape()
+        terms = len(objective.terms)
+        self._run_steps = tf.function(self._steps, input_signature=[
+            tf.TensorSpec([batch_size, *param_shape], tf.float32),
+            tf.TensorSpec([batch_size, *param_shape], tf.float32),
+            tf.TensorSpec([batch_size, *param_shape], tf.float32),
+            tf.TensorSpec([batch_size, terms], tf.int32),
+            tf.TensorSpec([batch_size], tf.int64),
+            tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([], tf.int32),
+        ])
+        self._evaluate = tf.function(self._score, input_signature=[
+            tf.TensorSpec([batch_size, *param_shape], tf.float32),
+            tf.TensorSpec([batch_size, terms], tf.int32),
+        ])
+        self.traces = 0
+
+    def render(self, indices, seeds, on_steps: Callable[[int], None] | None = None
+               ) -> BatchResult:
+        """Optimise one image per row of ``indices`` ([batch, terms]) from its seed."""
+        started = time.perf_counter()
+        indices = tf.constant(np.asarray(indices, np.int32))
+        seeds_tensor = tf.constant(np.asarray(seeds, np.int64))
+        params = tf.constant(self.settings.param.initial(seeds))
+        first_moment = tf.zeros_like(params)
+        second_moment = tf.zeros_like(params)
+        objective_start = self._evaluate(params, indices)[0].numpy()
+        done = 0
+        while done < self.settings.steps:
+            chunk = min(STEPS_PER_CALL, self.settings.steps - done)
+            params, first_moment, second_moment = self._run_steps(
+                params, first_moment, second_moment, indices, seeds_tensor,
+                tf.constant(done), tf.constant(chunk))
+            done += chunk
+            if on_steps:
+                on_steps(chunk)
+        objective_end, images = self._evaluate(params, indices)
+        return BatchResult(images=images.numpy(), objective_start=objective_start,
+                           objective_end=objective_end.numpy(),
+                           seconds=time.perf_counter() - started)
+
+    def _score(self, params, indices):
+        # Scored on the images as they are written, without transforms.
+        images = self.settings.param.to_image(params)
+        return self.objective.score(self._evaluate_forward(images), indices), images
+
+    def _loss(self, params, indices, seeds, step):
+        images = self.settings.param.to_image(params)
+        seen = self.settings.transforms.apply(images, seeds, step)
+        scores = self.objective.training_score(self._forward(seen), indices)
+        scores -= regularizers.penalty(images, dict(self.settings.regularizers))
+        return -tf.reduce_sum(scores)
+
+    def _steps(self, params, first_moment, second_moment, indices, seeds, first_step, count):
+        self.traces += 1  # runs only while tracing
+        rate = self.settings.learning_rate
+        for step in tf.range(first_step, first_step + count):
+            loss = self._loss(params, indices, seeds, step)
+            # tf.gradients, not a tape: the pruned network is an imported graph function,
+            # which a GradientTape does not record.
+            gradient = tf.gradients(loss, params)[0]
+            t = tf.cast(step + 1, tf.float32)
+            first_moment = ADAM_BETA1 * first_moment + (1 - ADAM_BETA1) * gradient
+            second_moment = ADAM_BETA2 * second_moment + (1 - ADAM_BETA2) * tf.square(gradient)
+            step_size = rate * tf.sqrt(1 - ADAM_BETA2 ** t) / (1 - ADAM_BETA1 ** t)
+            params = params - step_size * first_moment / (tf.sqrt(second_moment) + ADAM_EPSILON)
+        return params, first_moment, second_moment

@@ -1,0 +1,104 @@
+"""Transformation robustness: random pad, jitter, scale and rotation, per image.
+
+All of a step's transforms compose into one affine map per image, applied to the whole
+batch by a single resampling op (ImageProjectiveTransformV3) instead of a chain of
+crops and resizes. The padding is the op's constant fill (0.5, as in Lucid).
+Randomness comes from a counter-based hash of (unit seed, step), so an image's
+transforms depend on its own seed only, never on which batch it was rendered in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+PAD_VALUE = 0.5
+
+
+@dataclass(frozen=True)
+class Transforms:
+    """What each step does to the images before the network sees them."""
+
+    pad: int = 0
+    jitters: tuple[int, ...] = ()
+    scales: tuple[float, ...] = (1.0,)
+    rotate_degrees: int = 0
+
+    @classmethod
+    def standard(cls) -> "Transforms":
+        """Lucid's standard transforms: pad 12, jitter 8, scale 0.90-1.10, rotate ±10, jitter 4."""
+        scales = tuple(round(0.9 + 0.02 * i, 2) for i in range(11))
+        return cls(pad=12, jitters=(8, 4), scales=scales, rotate_degrees=10)
+
+    @property
+    def is_identity(self) -> bool:
+        return (self.pad == 0 and not any(self.jitters) and set(self.scales) == {1.0}
+                and self.rotate_degrees == 0)
+
+    def output_size(self, size: int) -> int:
+        """Side of the transformed image: padded, then cropped by each jitter."""
+        return size + 2 * self.pad - sum(self.jitters)
+
+    def describe(self) -> list:
+        parts = [{"pad": self.pad}] if self.pad else []
+        parts += [{"jitter": j} for j in self.jitters]
+        if set(self.scales) != {1.0}:
+            parts.append({"scale": list(self.scales)})
+        if self.rotate_degrees:
+            parts.append({"rotate": self.rotate_degrees})
+        return parts
+
+    def apply(self, images: tf.Tensor, seeds: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
+        """Transform each image of [batch, size, size, 3] with its own random draw."""
+        if self.is_identity:
+            return images
+        size = images.shape[1]
+        out = self.output_size(size)
+        draws = hash_uniform(seeds, step, 3 + len(self.jitters) * 2)
+        matrices = self._matrices(draws, size, out)
+        return tf.raw_ops.ImageProjectiveTransformV3(
+            images=images, transforms=matrices, output_shape=[out, out],
+            fill_value=PAD_VALUE, interpolation="BILINEAR", fill_mode="CONSTANT")
+
+    def _matrices(self, draws: tf.Tensor, size: int, out: int) -> tf.Tensor:
+        """[batch, 8] maps from output pixel to input pixel (the op's convention)."""
+        scales = tf.constant(self.scales, tf.float32)
+        scale = tf.gather(scales, _pick(draws[:, 0], len(self.scales)))
+        angle = tf.cast(_pick(draws[:, 1], 2 * self.rotate_degrees + 1) - self.rotate_degrees,
+                        tf.float32) * (math.pi / 180.0)
+        shift_x = tf.zeros_like(scale)
+        shift_y = tf.zeros_like(scale)
+        for i, jitter in enumerate(self.jitters):
+            shift_x += tf.cast(_pick(draws[:, 3 + 2 * i], jitter + 1), tf.float32) - jitter / 2
+            shift_y += tf.cast(_pick(draws[:, 4 + 2 * i], jitter + 1), tf.float32) - jitter / 2
+        # input = c_in + R(-angle) / scale * (output - c_out - shift)
+        c_in, c_out = (size - 1) / 2.0, (out - 1) / 2.0
+        cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
+        ox, oy = c_out + shift_x, c_out + shift_y
+        zeros = tf.zeros_like(scale)
+        return tf.stack([cos, sin, c_in - cos * ox - sin * oy,
+                         -sin, cos, c_in + sin * ox - cos * oy, zeros, zeros], axis=1)
+
+
+def _pick(uniform: tf.Tensor, count: int) -> tf.Tensor:
+    """Uniform [0, 1) draws -> integer choices in [0, count)."""
+    return tf.minimum(tf.cast(uniform * count, tf.int32), count - 1)
+
+
+def hash_uniform(seeds: tf.Tensor, step: tf.Tensor, count: int) -> tf.Tensor:
+    """[batch, count] uniform draws in [0, 1) from (seed, step, draw index).
+
+    A stateless integer hash (a splitmix-style mixer on 32-bit words in int64), so each
+    image's draws are a function of its own seed and the step alone.
+    """
+    mask = 0xFFFFFFFF
+    seeds = tf.cast(seeds, tf.int64)[:, None]
+    index = tf.range(count, dtype=tf.int64)[None, :]
+    x = (seeds * 0x9E3779B1 + tf.cast(step, tf.int64) * 0x85EBCA77 + index * 0xC2B2AE3D) & mask
+    for multiplier in (0x7FEB352D, 0x846CA68B):
+        x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, 16))
+        x = (x * multiplier) & mask
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, 16))
+    return tf.cast(x, tf.float32) / 4294967296.0

@@ -1,0 +1,92 @@
+"""The renderer does what it claims, on the trained demo model."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import render_units
+from fvcli.objectives import Objective, Term
+from fvcli.param import Parameterization
+from fvcli.transforms import Transforms
+
+
+def channel_means(network, layer, images, pre=False):
+    forward = network.forward((layer,), (layer,) if pre else (), images.shape[1])
+    activations = forward(tf.constant(images))
+    return tf.reduce_mean(activations[layer + "/pre" if pre else layer], axis=[1, 2]).numpy()
+
+
+@pytest.mark.parametrize("term, index", [
+    (Term("channel", "conv3"), 2),
+    (Term("neuron", "conv3"), 5),
+    (Term("deepdream", "conv3"), 0),
+    (Term("logit"), 1),
+    (Term("probability"), 4),
+])
+def test_every_objective_kind_rises_well_above_its_start(demo_network, term, index):
+    result = render_units(demo_network, Objective((term,)), [index], steps=96)
+    start, end = result.objective_start[0], result.objective_end[0]
+    assert end > start + 0.1, (start, end)
+    assert end > 2 * start, (start, end)
+
+
+def test_each_image_of_a_batch_activates_its_own_channel_most(demo_network):
+    channels = [0, 2, 3, 4, 5, 8, 9, 10]
+    result = render_units(demo_network, Objective((Term("channel", "conv3"),)), channels)
+    means = channel_means(demo_network, "conv3", result.images)[:, channels]  # [image, channel]
+    for column, channel in enumerate(channels):
+        others = np.delete(means[:, column], column)
+        assert means[column, column] > others.max(), f"channel {channel}: {means[:, column]}"
+
+
+def test_negative_objective_drives_the_pre_activation_below_its_start(demo_network):
+    channels = [0, 1, 2, 3]
+    objective = Objective((Term("channel", "conv4", negative=True),))
+    result = render_units(demo_network, objective, channels, steps=64)
+    start = Parameterization(64).to_image(Parameterization(64).initial(range(4))).numpy()
+    before = channel_means(demo_network, "conv4", start, pre=True)
+    after = channel_means(demo_network, "conv4", result.images, pre=True)
+    for row, channel in enumerate(channels):
+        assert after[row, channel] < before[row, channel] - 0.5, (before[row], after[row])
+
+
+def dead_channels_on_start(network, layer, count):
+    param = Parameterization(64)
+    start = param.to_image(param.initial([0])).numpy()
+    means = channel_means(network, layer, start)[0]
+    dead = [int(c) for c in np.flatnonzero(means <= 0.0)][:count]
+    assert dead, "the demo model has no channel that is zero on noise; pick another layer"
+    return dead
+
+
+def test_a_dead_unit_comes_alive_through_its_pre_activation(demo_network):
+    dead = dead_channels_on_start(demo_network, "conv3", 2)
+    objective = Objective((Term("channel", "conv3"),))
+    revived = render_units(demo_network, objective, dead, seeds=[0] * len(dead), steps=128)
+    assert np.all(revived.objective_start <= 0.0)
+    assert np.all(revived.objective_end > 0.0), revived.objective_end
+
+
+def test_without_revival_a_dead_unit_has_no_gradient_and_stays_dead(demo_network):
+    dead = dead_channels_on_start(demo_network, "conv3", 2)
+    objective = Objective((Term("channel", "conv3"),))
+    result = render_units(demo_network, objective, dead, seeds=[0] * len(dead), steps=32,
+                          revive=False, transforms=Transforms())
+    assert np.all(result.objective_end <= 0.0), result.objective_end
+
+
+@pytest.mark.slow
+def test_class_visualisations_are_classified_as_their_class(demo_network):
+    classes = list(range(demo_network.logits.channels))
+    result = render_units(demo_network, Objective((Term("probability"),)), classes, steps=256)
+    logits = demo_network.forward(("logits",), (), 64)(tf.constant(result.images))["logits"]
+    probabilities = tf.nn.softmax(logits).numpy()
+    for k in classes:
+        assert probabilities[k, k] >= 0.9, f"class {k}: {probabilities[k].round(3)}"
+
+
+def test_a_unit_renders_the_same_whichever_batch_it_is_in(demo_network):
+    objective = Objective((Term("channel", "conv2"),))
+    alone = render_units(demo_network, objective, [5], seeds=[77], steps=16)
+    batched = render_units(demo_network, objective, [1, 5, 9], seeds=[3, 77, 4], steps=16)
+    np.testing.assert_allclose(alone.images[0], batched.images[1], atol=2e-3)
