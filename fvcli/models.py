@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -226,6 +227,7 @@ def load_network(spec, table_size: int | None = None) -> Network:
     spec = resolve_model_spec(spec)
     low, high = spec.get("input_range", (0.0, 1.0))
     # The loaded object owns the variables: keep it alive until they are frozen.
+    known_names: set[str] = set()
     if "hub" in spec:
         loaded, function, fingerprint_path = _load_hub(spec["hub"])
     elif "path" in spec:
@@ -233,6 +235,8 @@ def load_network(spec, table_size: int | None = None) -> Network:
     else:
         raise ModelError("a model needs 'hub: HANDLE' or 'path: SAVEDMODEL_OR_KERAS_FILE'")
     frozen = convert_variables_to_constants_v2(function)
+    if hasattr(loaded, "layers"):  # Keras: its layer names, without the scope's "_1"
+        known_names = {layer.name for layer in loaded.layers}
     del loaded
     graph_def = frozen.graph.as_graph_def()
     inputs = [node for node in graph_def.node if node.op == "Placeholder"]
@@ -242,7 +246,8 @@ def load_network(spec, table_size: int | None = None) -> Network:
     dims = [d.size for d in input_node.attr["shape"].shape.dim]
     native = dims[1] if len(dims) == 4 and dims[1] > 0 else None
     logits_tensor = _logits_tensor(frozen)
-    layers = _layer_table(graph_def, input_node.name, logits_tensor, table_size or native or 224)
+    layers = _layer_table(graph_def, input_node.name, logits_tensor, table_size or native or 224,
+                          known_names)
     return Network(description=model_label(spec), fingerprint=_fingerprint(fingerprint_path),
                    graph_def=graph_def, input_name=input_node.name, native_size=native,
                    input_range=(float(low), float(high)), layers=layers)
@@ -319,8 +324,11 @@ def _fingerprint(path: str) -> str:
     return "sha256:" + digest.hexdigest()[:16]
 
 
-def _layer_table(graph_def, input_name: str, logits_tensor: str, size: int) -> list[Layer]:
-    """Find ReLU outputs and concats of activations, with shapes at ``size`` px."""
+def _layer_table(graph_def, input_name: str, logits_tensor: str, size: int,
+                 known_names: set[str] = frozenset()) -> list[Layer]:
+    """Find ReLU outputs and concats of activations, with shapes at ``size`` px.
+    ``known_names`` are the model's own layer names (Keras), which tracing may have
+    suffixed with "_1"."""
     relaxed = _relax_input(graph_def, input_name)
     for node in relaxed.node:
         if node.name == input_name:
@@ -347,6 +355,9 @@ def _layer_table(graph_def, input_name: str, logits_tensor: str, size: int) -> l
         name = scope[len(prefix):] if scope != prefix.rstrip("/") else op.name[len(prefix):]
         if name in seen or not name:
             name = op.name[len(prefix):]
+        unsuffixed = re.sub(r"_\d+$", "", name)
+        if name not in known_names and unsuffixed in known_names:
+            name = unsuffixed
         seen.add(name)
         shape = tuple(d if d is not None else -1 for d in op.outputs[0].shape.as_list()[1:])
         layers.append(Layer(name=name, tensor=op.outputs[0].name,

@@ -55,7 +55,9 @@ class Term_:
 
     term: Term
     indices: list | str | None     # channel or class numbers, "all", or None (deepdream)
-    where: tuple[int, str]         # line and key path, for errors
+    where: tuple[int, str]         # line and key path of the term, for errors
+    lines: dict = field(default_factory=dict)  # line of each key of the term
+    index_key: str = "channels"    # as written: channels, channel, classes or class
 
 
 @dataclass
@@ -299,7 +301,10 @@ def _term(check: _Checker, node: Located, key: str, spec: dict, single_unit: boo
         position = tuple(value)
     term = Term(kind=kind, layer=layer, weight=weight, negative=negative, position=position)
     indices = _indices(check, node, key, spec, kind, single_unit)
-    return Term_(term=term, indices=indices, where=(node.line, key))
+    index_key = next((name for name in ("channels", "channel", "classes", "class")
+                      if name in spec), "channels")
+    return Term_(term=term, indices=indices, where=(node.line, key),
+                 lines={name: value.line for name, value in spec.items()}, index_key=index_key)
 
 
 def _indices(check, node, key, spec, kind, single_unit):
@@ -323,9 +328,9 @@ def _indices(check, node, key, spec, kind, single_unit):
         check.fail(spec[given[1]], f"{key}.{given[1]}", f"give either '{names[0]}' or "
                    f"'{names[1]}', not both")
     located = spec[given[0]]
-    indices = parse_indices(located.value)
+    indices = parse_indices(_plain(located))
     if indices is None:
-        check.fail(located, f"{key}.{given[0]}", f"cannot read {located.value!r}; expected "
+        check.fail(located, f"{key}.{given[0]}", f"cannot read {_plain(located)!r}; expected "
                    "a number, a list of numbers, a range like '0-15', or all")
     if single_unit and (indices == "all" or len(indices) != 1):
         check.fail(located, f"{key}.{given[0]}", "a term of a weighted sum targets exactly "
@@ -470,19 +475,20 @@ def check_against_network(job_file: JobFile, network) -> None:
         resolved_terms, per_term = [], []
         for written in job.written:
             line, key = written.where
+            layer_line = written.lines.get("layer", line)
             term = written.term
             try:
                 layer = network.layer(term.layer)
             except ModelError as error:
-                raise SpecError(job_file.path, line, f"{key}.layer", str(error)) from None
+                raise SpecError(job_file.path, layer_line, f"{key}.layer", str(error)) from None
             if term.kind != "deepdream" and term.kind not in CLASS_KINDS and not layer.is_spatial:
-                raise SpecError(job_file.path, line, f"{key}.layer",
+                raise SpecError(job_file.path, layer_line, f"{key}.layer",
                                 f"{layer.name} has no spatial map; use a convolutional layer")
             if term.kind == "deepdream" and not layer.is_spatial:
-                raise SpecError(job_file.path, line, f"{key}.layer",
+                raise SpecError(job_file.path, layer_line, f"{key}.layer",
                                 f"deepdream needs a convolutional layer, not {layer.name}")
             if term.position and layer.is_spatial:
-                _check_position(job_file.path, line, key, term.position, network, layer,
+                _check_position(job_file.path, written.lines.get("position", line), key, term.position, network, layer,
                                 job.settings.size)
             resolved_terms.append(replace(term, layer=layer.name))
             per_term.append(_resolve_indices(job_file.path, line, key, written, layer))
@@ -502,7 +508,8 @@ def _resolve_indices(path, line, key, written: Term_, layer) -> list[int]:
         return list(range(count))
     for index in written.indices:
         if index >= count:
-            raise SpecError(path, line, f"{key}.{what}",
+            raise SpecError(path, written.lines.get(written.index_key, line),
+                            f"{key}.{written.index_key}",
                             f"{index} is out of range; {layer.name} has {what} 0-{count - 1}")
     return list(written.indices)
 

@@ -1,0 +1,157 @@
+"""The command line end to end, in-process, on the built-in demo model."""
+
+import json
+import textwrap
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from fvcli.cli import main
+
+JOBS = """\
+model: demo
+defaults:
+  size: 32
+  steps: 8
+  batch_size: 4
+jobs:
+  - name: conv2-sweep
+    objective: channel
+    layer: conv2
+    channels: 0-4
+  - name: classes
+    objective: logit
+    classes: [1, 3]
+  - name: mix
+    objective:
+      - {objective: channel, layer: conv3, channel: 11, weight: 1.0}
+      - {objective: deepdream, layer: conv2, weight: 0.2}
+"""
+
+
+def write_jobs(tmp_path, text=JOBS):
+    path = tmp_path / "jobs.yaml"
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("render")
+    out = tmp_path / "out"
+    result = run("render", write_jobs(tmp_path), "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+def test_render_writes_grid_units_and_manifest_per_job(rendered):
+    out, result = rendered
+    assert sorted(p.name for p in out.iterdir()) == ["classes", "conv2-sweep", "mix"]
+    sweep = out / "conv2-sweep"
+    assert sorted(p.name for p in (sweep / "units").iterdir()) == [
+        f"conv2_{c:04d}.png" for c in range(5)]
+    grid = iio.imread(sweep / "grid.png")
+    assert grid.shape == (2 * 32 + 2, 3 * 32 + 2 * 2, 3)  # 5 images: 2 rows of 3, 2px gaps
+    assert str(sweep / "grid.png") in result.output
+
+
+def test_manifest_records_settings_model_and_each_unit(rendered):
+    out, _ = rendered
+    manifest = json.loads((out / "conv2-sweep" / "manifest.json").read_text())
+    assert manifest["job"]["steps"] == 8 and manifest["job"]["size"] == 32
+    assert manifest["job"]["param"] == {"fft": True, "decorrelate": True, "decay_power": 1.0}
+    assert manifest["model"]["fingerprint"].startswith("sha256:")
+    assert manifest["versions"]["tensorflow"]
+    assert manifest["seed"] == 0
+    for channel, unit in enumerate(manifest["units"]):
+        assert unit["layer"] == "conv2" and unit["channel"] == channel
+        assert (out / "conv2-sweep" / unit["png"]).is_file()
+        assert unit["seconds"] > 0
+        assert isinstance(unit["objective_start"], float)
+    classes = json.loads((out / "classes" / "manifest.json").read_text())
+    assert [unit["class"] for unit in classes["units"]] == [1, 3]
+    mix = json.loads((out / "mix" / "manifest.json").read_text())
+    assert len(mix["units"]) == 1 and len(mix["job"]["objective"]) == 2
+
+
+def test_same_seed_same_pngs_other_seed_other_pngs(rendered, tmp_path):
+    out, _ = rendered
+    jobs = write_jobs(tmp_path)
+    run("render", jobs, "--out", tmp_path / "same", "--quiet")
+    run("render", jobs, "--out", tmp_path / "other", "--quiet", "--seed", "1")
+    first = iio.imread(out / "conv2-sweep" / "grid.png")
+    assert np.array_equal(first, iio.imread(tmp_path / "same" / "conv2-sweep" / "grid.png"))
+    assert not np.array_equal(first, iio.imread(tmp_path / "other" / "conv2-sweep" / "grid.png"))
+
+
+@pytest.mark.parametrize("change, line, message", [
+    ("layer: conv2", "layer: conv9", "no layer 'conv9'"),
+    ("channels: 0-4", "channels: [3, 40]", "40 is out of range; conv2 has channels 0-31"),
+    ("classes: [1, 3]", "classes: [1, 6]", "6 is out of range; logits has classes 0-5"),
+    ("steps: 8", "stpes: 8", "did you mean 'steps'"),
+    ("objective: logit", "objective: logits", "did you mean 'logit'"),
+    ("channels: 0-4", "channels: many", "cannot read 'many'"),
+])
+def test_bad_input_is_one_line_naming_file_line_and_key_and_writes_nothing(
+        tmp_path, change, line, message):
+    jobs = write_jobs(tmp_path, JOBS.replace(change, line))
+    line_number = JOBS.replace(change, line).splitlines().index(
+        next(l for l in JOBS.replace(change, line).splitlines() if line in l)) + 1
+    result = run("render", jobs, "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 1, result.stderr
+    assert f"{jobs}:{line_number}:" in errors[0] and message in errors[0]
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_broken_yaml_is_reported_with_its_line(tmp_path):
+    jobs = write_jobs(tmp_path, "jobs:\n  - name: a\n    objective: [channel\n")
+    result = run("validate", jobs)
+    assert result.exit_code == 2
+    assert "not valid YAML" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_validate_checks_without_rendering(tmp_path):
+    result = run("validate", write_jobs(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "conv2-sweep: 5 image(s)" in result.output
+    assert result.output.strip().endswith("ok")
+    assert not (tmp_path / "renders").exists()
+
+
+def test_command_line_options_override_the_file(tmp_path):
+    result = run("render", write_jobs(tmp_path), "--out", tmp_path / "o", "--size", "24",
+                 "--steps", "2", "--quiet")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "o" / "classes" / "manifest.json").read_text())
+    assert manifest["job"]["size"] == 24 and manifest["job"]["steps"] == 2
+    assert iio.imread(tmp_path / "o" / "classes" / "units" / "class_0001.png").shape == (24, 24, 3)
+
+
+def test_missing_model_path_is_bad_usage(tmp_path):
+    result = run("validate", write_jobs(tmp_path), "--model", tmp_path / "nothing-here")
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
+
+
+def test_a_keras_model_file_works_too(tmp_path):
+    import keras
+
+    inputs = keras.Input((None, None, 3))
+    features = keras.layers.Conv2D(8, 3, activation="relu", name="features")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D()(features)
+    outputs = keras.layers.Dense(4, activation="softmax", name="scores")(pooled)
+    path = tmp_path / "tiny.keras"
+    keras.Model(inputs, outputs).save(path)
+    result = run("layers", "--model", path)
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split() for line in result.output.splitlines()[2:]}
+    assert rows["features"][-1] == "8" and rows["logits"][-1] == "4"

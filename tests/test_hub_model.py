@@ -1,0 +1,78 @@
+"""The default model's real loading path (hub.load of the TF-Hub handle), offline.
+
+A thin random-weight InceptionV1 with TF-Slim names sits in TFHUB_CACHE_DIR under
+sha1(handle), exactly where tensorflow_hub puts a download.
+"""
+
+import json
+
+import numpy as np
+import tensorflow as tf
+from click.testing import CliRunner
+
+from conftest import render_units
+from fvcli.cli import main
+from fvcli.models import DEFAULT_HANDLE
+from fvcli.objectives import Objective, Term
+from fvcli.transforms import Transforms
+
+
+def test_layers_lists_slim_names_with_distill_aliases(hub_cache):
+    result = CliRunner().invoke(main, ["layers"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split() for line in result.output.splitlines()[2:]}
+    assert rows["Mixed_4b"][1] == "mixed4a"
+    assert rows["Mixed_5c"][1] == "mixed5b"
+    assert rows["logits"][-1] == "1001"
+    assert "Mixed_4b/Branch_1/Conv2d_0b_3x3" not in rows  # branches only with --all
+    assert DEFAULT_HANDLE in result.output
+
+
+def test_concat_pre_activation_is_what_the_relus_turn_into_the_layer(hub_network):
+    layer = hub_network.layer("mixed4a")
+    assert len(layer.pre_activation) == 4  # one per branch
+    images = tf.random.uniform([2, 96, 96, 3], seed=1)
+    out = hub_network.forward((layer.name,), (layer.name,), 96)(images)
+    np.testing.assert_allclose(tf.nn.relu(out["Mixed_4b/pre"]), out["Mixed_4b"], atol=1e-5)
+    assert np.any(out["Mixed_4b/pre"].numpy() < 0)
+
+
+def test_inner_layers_take_any_size_and_logits_are_fed_at_224(hub_network):
+    inner = hub_network.forward(("Mixed_5c",), (), 128)
+    assert not inner.resizes
+    assert inner(tf.zeros([3, 128, 128, 3]))["Mixed_5c"].shape[0] == 3
+    logits = hub_network.forward(("logits",), (), 128)
+    assert logits.resizes
+    assert logits(tf.zeros([2, 128, 128, 3]))["logits"].shape == (2, 1001)
+
+
+def test_channel_objective_rises_through_the_hub_graph(hub_network):
+    objective = Objective((Term("channel", "Mixed_4b"),))
+    start = render_units(hub_network, objective, [10, 20], steps=1, size=96)
+    alive = [c for c, value in zip([10, 20], start.objective_start) if value > 0]
+    result = render_units(hub_network, objective, [10, 20], steps=48, size=96,
+                          transforms=Transforms())
+    assert alive, "expected live channels on noise"
+    assert np.all(result.objective_end > 2 * result.objective_start + 0.01)
+
+
+def test_render_through_the_default_handle_writes_a_manifest(hub_cache, tmp_path):
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("defaults: {size: 64, steps: 8, batch_size: 4}\n"
+                    "jobs:\n  - name: mixed4a\n    objective: channel\n    layer: mixed4a\n"
+                    "    channels: 0-4\n")
+    result = CliRunner().invoke(main, ["render", str(jobs), "--out", str(tmp_path / "out"),
+                                       "--quiet"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "out" / "mixed4a" / "manifest.json").read_text())
+    assert manifest["model"]["source"] == DEFAULT_HANDLE
+    assert [unit["channel"] for unit in manifest["units"]] == [0, 1, 2, 3, 4]
+    assert manifest["units"][3]["png"] == "units/Mixed_4b_0003.png"
+
+
+def test_unreachable_handle_says_how_to_work_offline(hub_cache):
+    result = CliRunner().invoke(main, ["layers", "--model", "http://127.0.0.1:9/no/model/1"])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "network is unreachable" in lines[0] and "fvcli model fetch" in lines[0]

@@ -1,0 +1,97 @@
+"""Properties of the small parts: random draws, transforms, index lists, grids."""
+
+import numpy as np
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fvcli.output import grid_shape, make_grid
+from fvcli.param import Parameterization
+from fvcli.spec import parse_indices
+from fvcli.sweep import batch_size_for
+from fvcli.transforms import Transforms, hash_uniform
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(0, 2**31 - 1), min_size=2, max_size=6, unique=True),
+       st.integers(0, 10_000))
+def test_random_draws_are_in_range_and_belong_to_their_seed_not_their_batch(seeds, step):
+    draws = hash_uniform(tf.constant(seeds, tf.int64), tf.constant(step), 5).numpy()
+    assert np.all((draws >= 0) & (draws < 1))
+    reversed_draws = hash_uniform(tf.constant(seeds[::-1], tf.int64), tf.constant(step), 5)
+    np.testing.assert_array_equal(draws, reversed_draws.numpy()[::-1])
+    assert len({tuple(row) for row in draws}) == len(seeds)
+
+
+def test_random_draws_look_uniform():
+    draws = hash_uniform(tf.range(4000, dtype=tf.int64), tf.constant(3), 2).numpy().ravel()
+    counts, _ = np.histogram(draws, bins=10, range=(0, 1))
+    assert counts.min() > 0.8 * len(draws) / 10
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(1, 8))
+def test_padding_alone_places_the_image_in_the_middle_of_grey(pad):
+    images = tf.random.uniform([2, 12, 12, 3], seed=3)
+    out = Transforms(pad=pad).apply(images, tf.constant([1, 2], tf.int64), tf.constant(0))
+    assert out.shape == (2, 12 + 2 * pad, 12 + 2 * pad, 3)
+    np.testing.assert_allclose(out[:, pad:-pad, pad:-pad], images, atol=1e-5)
+    np.testing.assert_allclose(out[:, :pad], 0.5)
+
+
+def test_standard_transforms_differ_per_image_and_per_step():
+    image = tf.tile(tf.random.uniform([1, 32, 32, 3], seed=4), [2, 1, 1, 1])
+    standard = Transforms.standard()
+    first = standard.apply(image, tf.constant([5, 6], tf.int64), tf.constant(0)).numpy()
+    again = standard.apply(image, tf.constant([5, 6], tf.int64), tf.constant(1)).numpy()
+    assert first.shape == (2, 32 + 24 - 12, 32 + 24 - 12, 3)
+    assert not np.allclose(first[0], first[1])
+    assert not np.allclose(first[0], again[0])
+
+
+@given(st.lists(st.integers(0, 600), min_size=1, max_size=20))
+def test_index_lists_and_ranges_read_back(numbers):
+    assert parse_indices(numbers) == numbers
+    low, high = min(numbers), max(numbers)
+    assert parse_indices(f"{low}-{high}") == list(range(low, high + 1))
+
+
+def test_unreadable_indices_are_refused():
+    for bad in ("5-2", "x", [True], "1-", ""):
+        assert parse_indices(bad) is None
+    assert parse_indices("all") == "all"
+
+
+@given(st.integers(1, 400))
+def test_grid_is_near_square_and_holds_every_image(count):
+    rows, columns = grid_shape(count)
+    assert rows * columns >= count
+    assert columns - 1 <= rows <= columns
+    assert (rows - 1) * columns < count
+
+
+def test_grid_puts_images_in_reading_order():
+    tiles = [np.full((4, 4, 3), value, np.uint8) for value in (10, 20, 30)]
+    grid = make_grid(tiles)
+    assert grid[0, 0, 0] == 10 and grid[0, 6, 0] == 20 and grid[6, 0, 0] == 30
+
+
+@given(st.integers(1, 300), st.integers(1, 64))
+def test_batches_are_balanced_and_never_exceed_the_requested_size(units, batch_size):
+    class FakeJob:
+        pass
+
+    job = FakeJob()
+    job.units, job.batch_size = [None] * units, batch_size
+    size = batch_size_for(job)
+    batches = -(-units // size)
+    assert size <= batch_size
+    assert batches == -(-units // batch_size)
+    assert batches * size - units < batches  # at most one padded image per batch
+
+
+def test_fourier_images_start_grey_and_stay_in_range():
+    param = Parameterization(32)
+    images = param.to_image(param.initial([0, 1])).numpy()
+    assert images.shape == (2, 32, 32, 3)
+    assert abs(images.mean() - 0.5) < 0.05 and images.min() >= 0 and images.max() <= 1
