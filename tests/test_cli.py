@@ -155,3 +155,11 @@ def test_a_keras_model_file_works_too(tmp_path):
     assert result.exit_code == 0, result.output
     rows = {line.split()[0]: line.split() for line in result.output.splitlines()[2:]}
     assert rows["features"][-1] == "8" and rows["logits"][-1] == "4"
+
+
+@pytest.mark.parametrize("config", sorted(
+    str(p) for p in __import__("pathlib").Path(__file__).parent.parent.glob("configs/**/*.yaml")))
+def test_every_shipped_config_validates(config, hub_cache):
+    result = run("validate", config)
+    assert result.exit_code == 0, result.stderr
+    assert result.output.strip().endswith("ok")
