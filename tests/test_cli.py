@@ -163,3 +163,26 @@ def test_every_shipped_config_validates(config, hub_cache):
     result = run("validate", config)
     assert result.exit_code == 0, result.stderr
     assert result.output.strip().endswith("ok")
+
+
+def test_neuron_position_outside_the_map_is_refused_with_the_map_size(tmp_path):
+    jobs = write_jobs(tmp_path, "model: demo\ndefaults: {size: 32}\njobs:\n"
+                      "  - {name: n, objective: neuron, layer: conv3, channels: 1,\n"
+                      "     position: [9, 2]}\n")
+    result = run("validate", jobs)
+    assert result.exit_code == 2
+    assert f"{jobs}:5: jobs[0].position: [9, 2] is outside conv3's 8x8 map" in result.stderr
+
+
+def test_progress_in_a_log_is_plain_lines(monkeypatch):
+    import io
+
+    from fvcli import progress
+
+    monkeypatch.setattr(progress, "PLAIN_LINE_EVERY", 0.0)
+    log = io.StringIO()
+    bar = progress.Progress("job", total=100, stream=log)
+    bar.advance(50)
+    bar.finish("done")
+    assert log.getvalue().splitlines()[0].startswith("job: 50%")
+    assert "\r" not in log.getvalue() and log.getvalue().endswith("job: done\n")
