@@ -119,7 +119,7 @@ def render(job_files, out, model, steps, size, batch_size, seed, quiet):
                       "spec": resolve_model_spec(model_spec)}
             renderers = RendererCache(network)
             for job in job_file.jobs:
-                folder = render_job(job, network, record, out, renderers, quiet=quiet)
+                folder = render_job(job, record, out, renderers, quiet=quiet)
                 click.echo(os.path.join(folder, "grid.png"))
     except KeyboardInterrupt:
         _fail("interrupted; finished jobs are complete, the current one is not", 130)
@@ -137,7 +137,7 @@ def validate(job_files, model):
     Prints one line per job (name, objective, number of images) and exits 0, or prints
     the first problem as FILE:LINE: KEY: what is wrong, and exits 2.
     """
-    for job_file, network, _ in _load_checked(job_files, model, {}):
+    for job_file, _network, _model in _load_checked(job_files, model, {}):
         for job in job_file.jobs:
             first = job.objective.describe(job.units[0])
             click.echo(f"{job_file.path}: {job.name}: {len(job.units)} image(s), "

@@ -33,7 +33,7 @@ class RendererCache:
         return self._renderers[key]
 
 
-def render_job(job: Job, network, model_record: dict, out_dir: str,
+def render_job(job: Job, model_record: dict, out_dir: str,
                renderers: RendererCache, quiet: bool = False) -> str:
     """Render every unit of ``job``; write its PNGs, grid and manifest; return its folder."""
     folder = os.path.join(out_dir, job.name)
@@ -45,9 +45,13 @@ def render_job(job: Job, network, model_record: dict, out_dir: str,
     started = time.perf_counter()
     for batch in batches_of(units, batch_size):
         padded = batch + [batch[-1]] * (batch_size - len(batch))
+        real_images = len(batch)  # padding images are not progress
+
+        def advance(steps: int, images: int = real_images) -> None:
+            progress.advance(steps * images)
+
         result = renderer.render([unit.indices for unit in padded],
-                                 [unit.seed for unit in padded],
-                                 on_steps=lambda steps, n=len(batch): progress.advance(steps * n))
+                                 [unit.seed for unit in padded], on_steps=advance)
         for position, unit in enumerate(batch):
             pixels = to_uint8(result.images[position])
             png = os.path.join("units", unit.file_stem + ".png")

@@ -50,7 +50,7 @@ class Located:
 
 
 @dataclass
-class Term_:
+class WrittenTerm:
     """A term as written: the layer and the channels/classes are still names and numbers."""
 
     term: Term
@@ -73,7 +73,7 @@ class Job:
     batch_size: int = 16
     seed: int = 0
     raw: dict = field(default_factory=dict)      # settings as resolved, for the manifest
-    written: list[Term_] = field(default_factory=list)
+    written: list[WrittenTerm] = field(default_factory=list)
 
 
 @dataclass
@@ -94,7 +94,8 @@ def _read_yaml(path: str, text: str):
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise SpecError(path, mark.line + 1 if mark else None, "", f"not valid YAML: {problem}")
+        raise SpecError(path, mark.line + 1 if mark else None, "",
+                        f"not valid YAML: {problem}") from None
     finally:
         loader.dispose()
     if node is None:
@@ -248,7 +249,7 @@ def _job(check: _Checker, node: Located, key: str, defaults: dict, overrides: di
     return job
 
 
-def _name(check: _Checker, spec: dict, key: str, written: list[Term_]) -> str:
+def _name(check: _Checker, spec: dict, key: str, written: list[WrittenTerm]) -> str:
     if "name" not in spec:
         first = written[0].term
         return f"{first.kind}-{first.layer}".replace("/", "_")
@@ -259,7 +260,7 @@ def _name(check: _Checker, spec: dict, key: str, written: list[Term_]) -> str:
     return name
 
 
-def _term(check: _Checker, node: Located, key: str, spec: dict, single_unit: bool) -> Term_:
+def _term(check: _Checker, node: Located, key: str, spec: dict, single_unit: bool) -> WrittenTerm:
     kind_node = spec.get("objective")
     if kind_node is None:
         check.fail(node, f"{key}.objective", f"missing; one of {', '.join(KINDS)}")
@@ -303,7 +304,7 @@ def _term(check: _Checker, node: Located, key: str, spec: dict, single_unit: boo
     indices = _indices(check, node, key, spec, kind, single_unit)
     index_key = next((name for name in ("channels", "channel", "classes", "class")
                       if name in spec), "channels")
-    return Term_(term=term, indices=indices, where=(node.line, key),
+    return WrittenTerm(term=term, indices=indices, where=(node.line, key),
                  lines={name: value.line for name, value in spec.items()}, index_key=index_key)
 
 
@@ -499,7 +500,7 @@ def check_against_network(job_file: JobFile, network) -> None:
             job.units = [tuple(indices[0] for indices in per_term)]
 
 
-def _resolve_indices(path, line, key, written: Term_, layer) -> list[int]:
+def _resolve_indices(path, line, key, written: WrittenTerm, layer) -> list[int]:
     if written.indices is None:
         return [0]
     count = layer.channels
