@@ -131,7 +131,10 @@ class Network:
 
 
 class Forward:
-    """Images in [0, 1] -> {layer name: activation, "<name>/pre": pre-activation}."""
+    """Images in [0, 1] -> {layer name: activation, "<name>/pre": pre-activation}.
+
+    Differentiate it with ``tf.gradients`` inside a ``tf.function``: the pruned network is
+    an imported graph function, which a ``tf.GradientTape`` does not record."""
 
     def __init__(self, network: Network, layer_names, with_pre_activation, size: int):
         self.network = network
