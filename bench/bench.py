@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -45,6 +46,55 @@ def measure(network, batch: int, steps: int, size: int, pixel: bool) -> dict:
             "first_run_s": round(warm_up, 2), "traces": renderer.traces}
 
 
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def plain_tf_floor(network, batch: int, steps: int, size: int) -> dict:
+    """The same work without fvcli: one tf.function per step doing forward to Mixed_4b,
+    gradient and Adam update on pixel images."""
+    forward = network.forward(("Mixed_4b",), (), size)
+    channels = tf.range(batch)
+
+    @tf.function
+    def step(images, first, second, t):
+        loss = -tf.reduce_sum(tf.gather(tf.reduce_mean(forward(images)["Mixed_4b"], [1, 2]),
+                                        channels, batch_dims=1))
+        gradient = tf.gradients(loss, images)[0]
+        first = 0.9 * first + 0.1 * gradient
+        second = 0.999 * second + 0.001 * tf.square(gradient)
+        rate = 0.05 * tf.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
+        return images - rate * first / (tf.sqrt(second) + 1e-8), first, second
+
+    images = tf.random.uniform([batch, size, size, 3])
+    first, second = tf.zeros_like(images), tf.zeros_like(images)
+    images, first, second = step(images, first, second, tf.constant(1.0))  # trace
+    started = time.perf_counter()
+    for t in range(steps):
+        images, first, second = step(images, first, second, tf.constant(t + 2.0))
+    _ = images.numpy()
+    return {"pipeline": "plain TF floor (pixel)", "batch": batch, "size": size, "steps": steps,
+            "image_steps_per_s": round(batch * steps / (time.perf_counter() - started), 1),
+            "first_run_s": None, "traces": 1, "peak_rss_mib": peak_rss_mib()}
+
+
+def conv_reference(dtype) -> dict:
+    """GFLOP/s of one large 3x3 conv2d: what this machine's convolutions can reach."""
+    images = tf.cast(tf.random.uniform([16, 56, 56, 256]), dtype)
+    kernel = tf.cast(tf.random.uniform([3, 3, 256, 256]), dtype)
+    conv = tf.function(lambda x, k: tf.nn.conv2d(x, k, 1, "SAME"))
+    conv(images, kernel).numpy()
+    runs = 5
+    started = time.perf_counter()
+    for _ in range(runs):
+        conv(images, kernel).numpy()
+    seconds = (time.perf_counter() - started) / runs
+    flops = 2 * 16 * 56 * 56 * 3 * 3 * 256 * 256
+    return {"reference": f"conv2d 3x3x256x256 on 16x56x56, {dtype.name}",
+            "gflops_per_s": round(flops / seconds / 1e9, 1)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small batches, few steps")
@@ -61,12 +111,22 @@ def main():
         for pixel in (False, True):
             for batch in batches:
                 row = measure(network, batch, steps, 128, pixel)
+                row["peak_rss_mib"] = peak_rss_mib()
                 print(json.dumps(row), flush=True)
                 rows.append(row)
-    print(f"\n{'pipeline':<30} {'batch':>5} {'img-steps/s':>12} {'first run s':>12} {'traces':>7}")
+        floor = plain_tf_floor(network, 8, steps, 128)
+        print(json.dumps(floor), flush=True)
+        rows.append(floor)
+        references = [conv_reference(tf.float32), conv_reference(tf.bfloat16)]
+        for reference in references:
+            print(json.dumps(reference), flush=True)
+    print(f"\n{'pipeline':<30} {'batch':>5} {'img-steps/s':>12} {'first run s':>12} "
+          f"{'traces':>7} {'peak RSS MiB':>13}")
     for row in rows:
         print(f"{row['pipeline']:<30} {row['batch']:>5} {row['image_steps_per_s']:>12} "
-              f"{row['first_run_s']:>12} {row['traces']:>7}")
+              f"{str(row['first_run_s'] or '-'):>12} {row['traces']:>7} {row['peak_rss_mib']:>13}")
+    for reference in references:
+        print(f"{reference['reference']}: {reference['gflops_per_s']} GFLOP/s")
 
 
 if __name__ == "__main__":
