@@ -230,7 +230,6 @@ def load_network(spec, table_size: int | None = None) -> Network:
     spec = resolve_model_spec(spec)
     low, high = spec.get("input_range", (0.0, 1.0))
     # The loaded object owns the variables: keep it alive until they are frozen.
-    known_names: set[str] = set()
     if "hub" in spec:
         loaded, function, fingerprint_path = _load_hub(spec["hub"])
     elif "path" in spec:
@@ -238,8 +237,8 @@ def load_network(spec, table_size: int | None = None) -> Network:
     else:
         raise ModelError("a model needs 'hub: HANDLE' or 'path: SAVEDMODEL_OR_KERAS_FILE'")
     frozen = convert_variables_to_constants_v2(function)
-    if hasattr(loaded, "layers"):  # Keras: its layer names, without the scope's "_1"
-        known_names = {layer.name for layer in loaded.layers}
+    # Keras models name their layers; tracing may have suffixed the scopes with "_1".
+    known_names = {layer.name for layer in getattr(loaded, "layers", [])}
     del loaded
     graph_def = frozen.graph.as_graph_def()
     inputs = [node for node in graph_def.node if node.op == "Placeholder"]

@@ -22,6 +22,7 @@ from .transforms import Transforms
 
 SETTING_KEYS = ("size", "steps", "batch_size", "seed", "learning_rate", "param", "transforms",
                 "regularizers", "revive")
+INDEX_KEYS = ("channels", "channel", "classes", "class")
 TERM_KEYS = ("objective", "layer", "channels", "channel", "classes", "class", "position",
              "negative", "sign", "weight")
 JOB_KEYS = ("name",) + TERM_KEYS + SETTING_KEYS
@@ -57,7 +58,7 @@ class WrittenTerm:
     indices: list | str | None     # channel or class numbers, "all", or None (deepdream)
     where: tuple[int, str]         # line and key path of the term, for errors
     lines: dict = field(default_factory=dict)  # line of each key of the term
-    index_key: str = "channels"    # as written: channels, channel, classes or class
+    index_key: str | None = None   # as written: channels, channel, classes or class
 
 
 @dataclass
@@ -301,24 +302,24 @@ def _term(check: _Checker, node: Located, key: str, spec: dict, single_unit: boo
                        f"expected [y, x] with whole numbers >= 0, got {value!r}")
         position = tuple(value)
     term = Term(kind=kind, layer=layer, weight=weight, negative=negative, position=position)
-    indices = _indices(check, node, key, spec, kind, single_unit)
-    index_key = next((name for name in ("channels", "channel", "classes", "class")
-                      if name in spec), "channels")
+    indices, index_key = _indices(check, node, key, spec, kind, single_unit)
     return WrittenTerm(term=term, indices=indices, where=(node.line, key),
-                 lines={name: value.line for name, value in spec.items()}, index_key=index_key)
+                       lines={name: value.line for name, value in spec.items()},
+                       index_key=index_key)
 
 
 def _indices(check, node, key, spec, kind, single_unit):
-    """Channel or class numbers as written (list of ints or "all"); None for deepdream."""
+    """(channel or class numbers as written: a list of ints or "all", and the key that gave
+    them); (None, None) for deepdream."""
     if kind in LAYER_KINDS:
-        for extra in ("channels", "channel", "classes", "class"):
+        for extra in INDEX_KEYS:
             if extra in spec:
                 check.fail(spec[extra], f"{key}.{extra}", f"a {kind} objective uses the "
                            "whole layer; leave it out")
-        return None
+        return None, None
     names = ("channels", "channel") if kind in UNIT_KINDS else ("classes", "class")
     given = [name for name in names if name in spec]
-    wrong = [n for n in ("channels", "channel", "classes", "class") if n in spec and n not in names]
+    wrong = [n for n in INDEX_KEYS if n in spec and n not in names]
     if wrong:
         check.fail(spec[wrong[0]], f"{key}.{wrong[0]}", f"a {kind} objective takes "
                    f"'{names[0]}', not '{wrong[0]}'")
@@ -329,14 +330,15 @@ def _indices(check, node, key, spec, kind, single_unit):
         check.fail(spec[given[1]], f"{key}.{given[1]}", f"give either '{names[0]}' or "
                    f"'{names[1]}', not both")
     located = spec[given[0]]
-    indices = parse_indices(_plain(located))
+    written = _plain(located)
+    indices = parse_indices(written)
     if indices is None:
-        check.fail(located, f"{key}.{given[0]}", f"cannot read {_plain(located)!r}; expected "
+        check.fail(located, f"{key}.{given[0]}", f"cannot read {written!r}; expected "
                    "a number, a list of numbers, a range like '0-15', or all")
     if single_unit and (indices == "all" or len(indices) != 1):
         check.fail(located, f"{key}.{given[0]}", "a term of a weighted sum targets exactly "
                    "one channel or class")
-    return indices
+    return indices, given[0]
 
 
 def parse_indices(value):
@@ -489,8 +491,8 @@ def check_against_network(job_file: JobFile, network) -> None:
                 raise SpecError(job_file.path, layer_line, f"{key}.layer",
                                 f"deepdream needs a convolutional layer, not {layer.name}")
             if term.position and layer.is_spatial:
-                _check_position(job_file.path, written.lines.get("position", line), key, term.position, network, layer,
-                                job.settings.size)
+                _check_position(job_file.path, written.lines.get("position", line), key,
+                                term.position, network, layer, job.settings.size)
             resolved_terms.append(replace(term, layer=layer.name))
             per_term.append(_resolve_indices(job_file.path, line, key, written, layer))
         job.objective = Objective(tuple(resolved_terms))

@@ -100,9 +100,9 @@ def test_same_seed_same_pngs_other_seed_other_pngs(rendered, tmp_path):
 ])
 def test_bad_input_is_one_line_naming_file_line_and_key_and_writes_nothing(
         tmp_path, change, line, message):
-    jobs = write_jobs(tmp_path, JOBS.replace(change, line))
-    line_number = JOBS.replace(change, line).splitlines().index(
-        next(l for l in JOBS.replace(change, line).splitlines() if line in l)) + 1
+    text = JOBS.replace(change, line)
+    jobs = write_jobs(tmp_path, text)
+    line_number = next(n for n, row in enumerate(text.splitlines(), 1) if line in row)
     result = run("render", jobs, "--out", tmp_path / "out")
     assert result.exit_code == 2
     errors = result.stderr.strip().splitlines()

@@ -1,5 +1,7 @@
 """Properties of the small parts: random draws, transforms, index lists, grids."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import tensorflow as tf
 from hypothesis import given, settings
@@ -78,11 +80,7 @@ def test_grid_puts_images_in_reading_order():
 
 @given(st.integers(1, 300), st.integers(1, 64))
 def test_batches_are_balanced_and_never_exceed_the_requested_size(units, batch_size):
-    class FakeJob:
-        pass
-
-    job = FakeJob()
-    job.units, job.batch_size = [None] * units, batch_size
+    job = SimpleNamespace(units=[None] * units, batch_size=batch_size)
     size = batch_size_for(job)
     batches = -(-units // size)
     assert size <= batch_size
