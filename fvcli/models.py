@@ -10,6 +10,7 @@ the objectives ask for, so that rendering Mixed_4b never pays for Mixed_5c.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Callable
 
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+from tensorflow.python.ops import gen_nn_ops
 
 DEFAULT_HANDLE = "https://tfhub.dev/google/imagenet/inception_v1/classification/5"
 DEMO_MODEL_DIR = Path(__file__).parent / "demo_model"
@@ -83,6 +85,7 @@ class Network:
     native_size: int | None
     input_range: tuple[float, float]
     layers: list[Layer]
+    table_size: int = 224           # image size the layer table's shapes are given at
     _forward_cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -114,6 +117,18 @@ class Network:
                  if name.lower()[:5] in layer.name.lower()][:6]
         hint = "; close: " + ", ".join(close) if close else ""
         raise ModelError(f"no layer '{name}' in {self.description} (see `fvcli layers`){hint}")
+
+    def activation_bytes(self, layer_names, size: int) -> int:
+        """Float32 bytes of one image's activations on the way to the deepest of
+        ``layer_names`` at ``size`` px: every ReLU and concat output up to it. A rough
+        measure of the memory an image costs, for choosing batch sizes."""
+        deepest = max(self.layers.index(self.layer(name)) for name in layer_names)
+        scale = (size / self.table_size) ** 2
+        elements = 0.0
+        for layer in self.layers[:deepest + 1]:
+            if all(d > 0 for d in layer.shape):
+                elements += math.prod(layer.shape) * (scale if layer.is_spatial else 1.0)
+        return int(elements * 4)
 
     def spatial_size(self, layer_name: str, size: int) -> tuple[int, int]:
         """Height and width of a layer's map for ``size`` px images."""
@@ -181,6 +196,9 @@ class Forward:
 def _prune(graph_def, input_name: str, fetches: list[str]) -> Callable:
     """Import ``graph_def`` with a size-free input and prune it to ``fetches``."""
     relaxed = _relax_input(graph_def, input_name)
+    for node in relaxed.node:
+        if node.op == "MaxPool":
+            node.attr["_gradient_op_type"].s = MAX_POOL_GRADIENT.encode()
 
     def import_graph():
         tf.compat.v1.import_graph_def(relaxed, name="")
@@ -189,6 +207,27 @@ def _prune(graph_def, input_name: str, fetches: list[str]) -> Callable:
     graph = wrapped.graph
     return wrapped.prune(graph.get_tensor_by_name(input_name + ":0"),
                          [graph.get_tensor_by_name(name) for name in fetches])
+
+
+MAX_POOL_GRADIENT = "FvcliMaxPool"
+
+
+@tf.RegisterGradient(MAX_POOL_GRADIENT)
+def _max_pool_gradient(op, gradient):
+    """MaxPool's gradient, with the pooled output recomputed beside it.
+
+    oneDNN's fast MaxPoolGrad is used only when the op's pooled input comes straight from
+    a oneDNN MaxPool. Through the pruned function's boundary the forward output arrives
+    via Identity nodes, which grappler removes only in some runs: in the others TF falls
+    back to its own MaxPoolGrad, 20x slower, and a step takes twice as long (seen in 1 of
+    3 processes). The recomputed pool is marked so that grappler does not merge it back
+    into the forward one; it costs one extra pooling, a few per cent of a step."""
+    images = op.inputs[0]
+    attributes = {name: op.get_attr(name) for name in ("ksize", "strides", "padding",
+                                                       "data_format")}
+    pooled = gen_nn_ops.max_pool(images, **attributes)
+    pooled.op._set_attr("_fvcli_recomputed", tf.compat.v1.AttrValue(b=True))
+    return gen_nn_ops.max_pool_grad(images, pooled, gradient, **attributes)
 
 
 def _relax_input(graph_def, input_name: str):
@@ -248,11 +287,12 @@ def load_network(spec, table_size: int | None = None) -> Network:
     dims = [d.size for d in input_node.attr["shape"].shape.dim]
     native = dims[1] if len(dims) == 4 and dims[1] > 0 else None
     logits_tensor = _logits_tensor(frozen)
-    layers = _layer_table(graph_def, input_node.name, logits_tensor, table_size or native or 224,
-                          known_names)
+    table_size = table_size or native or 224
+    layers = _layer_table(graph_def, input_node.name, logits_tensor, table_size, known_names)
     return Network(description=model_label(spec), fingerprint=_fingerprint(fingerprint_path),
                    graph_def=graph_def, input_name=input_node.name, native_size=native,
-                   input_range=(float(low), float(high)), layers=layers)
+                   input_range=(float(low), float(high)), layers=layers,
+                   table_size=table_size)
 
 
 def fetch_to_cache(handle: str) -> str:

@@ -33,7 +33,9 @@ class Parameterization:
     def shape(self) -> tuple[int, ...]:
         """Shape of one image's parameters."""
         if self.fft:
-            return (3, self.size, self.size // 2 + 1, 2)  # real and imaginary parts
+            # real and imaginary parts first: unstacking them has a cheap gradient, where
+            # slicing a last axis of two costs a strided-slice gradient every step
+            return (2, 3, self.size, self.size // 2 + 1)
         return (self.size, self.size, 3)
 
     def initial(self, seeds) -> np.ndarray:
@@ -52,14 +54,18 @@ class Parameterization:
     def to_image(self, params: tf.Tensor) -> tf.Tensor:
         """[batch, *shape()] parameters -> [batch, size, size, 3] images in [0, 1]."""
         if self.fft:
-            spectrum = tf.complex(params[..., 0], params[..., 1]) * tf.cast(
+            real, imaginary = tf.unstack(params, axis=1)
+            spectrum = tf.complex(real, imaginary) * tf.cast(
                 self.spectrum_scale(), tf.complex64)
             planes = tf.signal.irfft2d(spectrum, fft_length=[self.size, self.size])
             image = tf.transpose(planes, [0, 2, 3, 1]) / FFT_MAGIC_DIVISOR
         else:
             image = params
         if self.decorrelate:
-            image = tf.einsum("bhwc,dc->bhwd", image, COLOR_CORRELATION_NORMALIZED)
+            # Broadcast multiply and sum, not einsum: the bf16 rewrite turns every einsum
+            # and matmul into bf16, which would quantise the image itself.
+            image = tf.reduce_sum(image[..., tf.newaxis, :] * COLOR_CORRELATION_NORMALIZED,
+                                  axis=-1)
         return tf.sigmoid(image)
 
     def describe(self) -> dict:
