@@ -19,6 +19,23 @@ MODEL_HELP = ("Model to use instead of the job file's: inception_v1 (TF-Hub, the
               "or a .keras file.")
 
 
+class BatchSizeType(click.ParamType):
+    """A whole number from 1 to 1024, or auto."""
+
+    name = "N|auto"
+
+    def convert(self, value, param, ctx):
+        if value == "auto" or isinstance(value, int):
+            return value
+        try:
+            number = int(value)
+        except ValueError:
+            number = 0
+        if not 1 <= number <= 1024:
+            self.fail(f"{value!r} is not a whole number from 1 to 1024 or auto", param, ctx)
+        return number
+
+
 def _quiet_tensorflow() -> None:
     """Import TensorFlow without its start-up chatter on stderr (CPU feature and CUDA
     notices), which is not for our users. Set TF_CPP_MIN_LOG_LEVEL to see it."""
@@ -96,20 +113,33 @@ def main():
 @click.option("--model", help=MODEL_HELP)
 @click.option("--steps", type=click.IntRange(1), help="Optimisation steps per image (default 512).")
 @click.option("--size", type=click.IntRange(16, 2048), help="Image side in pixels (default 128).")
-@click.option("--batch-size", type=click.IntRange(1, 1024),
-              help="Images optimised together (default 16).")
+@click.option("--batch-size", type=BatchSizeType(),
+              help="Images optimised together (default 16); auto picks it from the "
+                   "device's free memory and prints the estimate.")
 @click.option("--seed", type=click.IntRange(0), help="Random seed (default 0).")
+@click.option("--precision", type=click.Choice(["auto", "bf16", "fp16", "fp32"]),
+              help="Arithmetic of the network (default auto): bf16 on CPUs that compute it "
+                   "natively (AVX512-BF16, AMX), fp16 on GPUs with tensor cores, else fp32. "
+                   "Images and optimiser state stay fp32.")
+@click.option("--device", default="auto", show_default=True,
+              help="Where to render: auto (first GPU if any, else CPU), cpu, gpu or gpu:N.")
+@click.option("--xla/--no-xla", default=None,
+              help="Compile the optimisation step with XLA. Helps on GPUs; on CPUs it is "
+                   "slower, so off by default.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-def render(job_files, out, model, steps, size, batch_size, seed, quiet):
+def render(job_files, out, model, steps, size, batch_size, seed, precision, device, xla,
+           quiet):
     """Render every job of JOB_FILES into OUT/<job name>/.
 
-    Every job file is checked against the model first; if any is wrong nothing is
-    rendered. Each job writes grid.png (all its images, in order), units/ (one PNG per
-    channel or class, e.g. Mixed_4b_0011.png) and manifest.json (settings, model,
-    versions, and per image its objective before and after).
+    Every job file is checked against the model and the device first; if any is wrong
+    nothing is rendered. Each job writes grid.png (all its images, in order), units/
+    (one PNG per channel or class, e.g. Mixed_4b_0011.png) and manifest.json (settings,
+    model, precision, device, versions, and per image its objective before and after).
     """
-    overrides = {"steps": steps, "size": size, "batch_size": batch_size, "seed": seed}
+    overrides = {"steps": steps, "size": size, "batch_size": batch_size, "seed": seed,
+                 "precision": precision, "xla": xla}
     checked = _load_checked(job_files, model, overrides)
+    render_device = _check_hardware(device, checked)
     from .models import resolve_model_spec
     from .runner import RendererCache, render_job
 
@@ -117,7 +147,7 @@ def render(job_files, out, model, steps, size, batch_size, seed, quiet):
         for job_file, network, model_spec in checked:
             record = {"source": network.description, "fingerprint": network.fingerprint,
                       "spec": resolve_model_spec(model_spec)}
-            renderers = RendererCache(network)
+            renderers = RendererCache(network, render_device)
             for job in job_file.jobs:
                 folder = render_job(job, record, out, renderers, quiet=quiet)
                 click.echo(os.path.join(folder, "grid.png"))
@@ -126,6 +156,24 @@ def render(job_files, out, model, steps, size, batch_size, seed, quiet):
     except Exception as error:  # one line for the user, not a traceback
         _fail(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
               EXIT_FAILURE)
+
+
+def _check_hardware(device_name, checked):
+    """The device to render on, after checking every job's precision against it."""
+    from .hardware import HardwareError, resolve_device, resolve_precision
+
+    try:
+        device = resolve_device(device_name)
+    except HardwareError as error:
+        _fail(f"--device: {error}", EXIT_BAD_INPUT)
+    for job_file, _network, _model in checked:
+        for job in job_file.jobs:
+            try:
+                resolve_precision(job.settings.precision, device)
+            except HardwareError as error:
+                _fail(f"{job.file}:{job.line}: {job.name}: precision: {error}",
+                      EXIT_BAD_INPUT)
+    return device
 
 
 @main.command()

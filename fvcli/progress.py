@@ -38,13 +38,17 @@ class Progress:
                               f"{self._eta(now)}\n")
             self.stream.flush()
 
-    def finish(self, message: str) -> None:
+    def say(self, message: str) -> None:
+        """One line about the job, e.g. how its batch size was chosen."""
         if self.quiet:
             return
         if self.is_terminal:
             self.stream.write("\r\033[K")
         self.stream.write(f"{self.label}: {message}\n")
         self.stream.flush()
+
+    def finish(self, message: str) -> None:
+        self.say(message)
 
     def _eta(self, now: float) -> str:
         elapsed = now - self.started

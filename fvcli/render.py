@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import regularizers
+from .hardware import Device, precision_scope, resolve_device, resolve_precision
 from .objectives import Objective
 from .param import Parameterization
 from .transforms import Transforms
@@ -35,6 +36,8 @@ class RenderSettings:
     transforms: Transforms = field(default_factory=Transforms.standard)
     regularizers: tuple[tuple[str, float], ...] = ()
     revive: bool = True
+    precision: str = "auto"   # auto, bf16, fp16 or fp32 (see hardware.py)
+    xla: bool = False         # compile the step with XLA (faster on GPUs, not on CPUs)
 
 
 @dataclass
@@ -48,13 +51,16 @@ class BatchResult:
 
 
 class Renderer:
-    """Optimises batches of ``batch_size`` images for one objective structure."""
+    """Optimises batches of ``batch_size`` images for one objective structure, on one
+    device, in one precision."""
 
     def __init__(self, network, objective: Objective, settings: RenderSettings,
-                 batch_size: int):
+                 batch_size: int, device: Device | None = None):
         self.objective = objective
         self.settings = settings
         self.batch_size = batch_size
+        self.device = device or resolve_device()
+        self.precision = resolve_precision(settings.precision, self.device)
         layers, pre_layers = objective.layers(network, revive=settings.revive)
         seen_size = settings.transforms.output_size(settings.size)
         self._forward = network.forward(layers, pre_layers, seen_size)
@@ -62,41 +68,52 @@ class Renderer:
                                                  settings.size)
         param_shape = settings.param.shape()
         terms = len(objective.terms)
-        self._run_steps = tf.function(self._steps, input_signature=[
-            tf.TensorSpec([batch_size, *param_shape], tf.float32),
-            tf.TensorSpec([batch_size, *param_shape], tf.float32),
-            tf.TensorSpec([batch_size, *param_shape], tf.float32),
-            tf.TensorSpec([batch_size, terms], tf.int32),
-            tf.TensorSpec([batch_size], tf.int64),
-            tf.TensorSpec([], tf.int32),
-            tf.TensorSpec([], tf.int32),
-        ])
-        self._evaluate = tf.function(self._score, input_signature=[
-            tf.TensorSpec([batch_size, *param_shape], tf.float32),
-            tf.TensorSpec([batch_size, terms], tf.int32),
-        ])
+        batch_params = tf.TensorSpec([batch_size, *param_shape], tf.float32)
+        batch_indices = tf.TensorSpec([batch_size, terms], tf.int32)
+        self._run_steps = tf.function(
+            self._steps, jit_compile=settings.xla or None,
+            input_signature=[batch_params, batch_params, batch_params, batch_indices,
+                             tf.TensorSpec([batch_size], tf.int64),
+                             tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32)])
+        self._evaluate = tf.function(self._score,
+                                     input_signature=[batch_params, batch_indices])
         self.traces = 0
+
+    def warm_up(self) -> float:
+        """Build and optimise the traced functions with one step on a dummy batch, so that
+        timing a render afterwards measures rendering only. Returns the seconds it took."""
+        started = time.perf_counter()
+        terms = len(self.objective.terms)
+        with self.device.scope(), precision_scope(self.precision):
+            params = tf.constant(self.settings.param.initial(range(self.batch_size)))
+            indices = tf.zeros([self.batch_size, terms], tf.int32)
+            seeds = tf.zeros([self.batch_size], tf.int64)
+            self._evaluate(params, indices)[0].numpy()
+            self._run_steps(params, params, params, indices, seeds, tf.constant(0),
+                            tf.constant(1))[0].numpy()
+        return time.perf_counter() - started
 
     def render(self, indices, seeds, on_steps: Callable[[int], None] | None = None
                ) -> BatchResult:
         """Optimise one image per row of ``indices`` ([batch, terms]) from its seed."""
         started = time.perf_counter()
-        indices = tf.constant(np.asarray(indices, np.int32))
-        seeds_tensor = tf.constant(np.asarray(seeds, np.int64))
-        params = tf.constant(self.settings.param.initial(seeds))
-        first_moment = tf.zeros_like(params)
-        second_moment = tf.zeros_like(params)
-        objective_start = self._evaluate(params, indices)[0].numpy()
-        done = 0
-        while done < self.settings.steps:
-            chunk = min(STEPS_PER_CALL, self.settings.steps - done)
-            params, first_moment, second_moment = self._run_steps(
-                params, first_moment, second_moment, indices, seeds_tensor,
-                tf.constant(done), tf.constant(chunk))
-            done += chunk
-            if on_steps:
-                on_steps(chunk)
-        objective_end, images = self._evaluate(params, indices)
+        with self.device.scope(), precision_scope(self.precision):
+            indices = tf.constant(np.asarray(indices, np.int32))
+            seeds_tensor = tf.constant(np.asarray(seeds, np.int64))
+            params = tf.constant(self.settings.param.initial(seeds))
+            first_moment = tf.zeros_like(params)
+            second_moment = tf.zeros_like(params)
+            objective_start = self._evaluate(params, indices)[0].numpy()
+            done = 0
+            while done < self.settings.steps:
+                chunk = min(STEPS_PER_CALL, self.settings.steps - done)
+                params, first_moment, second_moment = self._run_steps(
+                    params, first_moment, second_moment, indices, seeds_tensor,
+                    tf.constant(done), tf.constant(chunk))
+                done += chunk
+                if on_steps:
+                    on_steps(chunk)
+            objective_end, images = self._evaluate(params, indices)
         return BatchResult(images=images.numpy(), objective_start=objective_start,
                            objective_end=objective_end.numpy(),
                            seconds=time.perf_counter() - started)
@@ -108,7 +125,7 @@ class Renderer:
 
     def _loss(self, params, indices, seeds, step):
         images = self.settings.param.to_image(params)
-        seen = self.settings.transforms.apply(images, seeds, step)
+        seen = self.settings.transforms.apply(images, seeds, step, xla=self.settings.xla)
         scores = self.objective.training_score(self._forward(seen), indices)
         scores -= regularizers.penalty(images, dict(self.settings.regularizers))
         return -tf.reduce_sum(scores)

@@ -10,27 +10,45 @@ import numpy as np
 import tensorflow as tf
 
 from . import __version__
+from .hardware import Device, available_memory
 from .output import make_grid, to_uint8, write_json, write_png
 from .progress import Progress
 from .render import Renderer
 from .spec import Job
-from .sweep import batch_size_for, batches_of, units_of
+from .sweep import auto_batch_size, balanced_batch_size, batches_of, units_of
 
 
 class RendererCache:
-    """One renderer per (objective, settings, batch size): jobs of the same shape share
-    a traced step instead of tracing again."""
+    """One renderer per (objective, settings, batch size) on one device: jobs of the same
+    shape share a traced step instead of tracing again."""
 
-    def __init__(self, network):
+    def __init__(self, network, device: Device):
         self.network = network
+        self.device = device
         self._renderers: dict = {}
 
     def get(self, job: Job, batch_size: int) -> Renderer:
         key = (job.objective.terms, job.settings, batch_size)
         if key not in self._renderers:
             self._renderers[key] = Renderer(self.network, job.objective, job.settings,
-                                            batch_size)
+                                            batch_size, self.device)
         return self._renderers[key]
+
+
+def batch_size_of(job: Job, network, device: Device) -> tuple[int, str | None]:
+    """The batch size ``job`` renders with, and for ``batch_size: auto`` a line saying how
+    it was chosen."""
+    if job.batch_size != "auto":
+        return balanced_batch_size(len(job.units), job.batch_size), None
+    seen_size = job.settings.transforms.output_size(job.settings.size)
+    layers = [term.layer for term in job.objective.terms]
+    per_image = network.activation_bytes(layers, seen_size)
+    available = available_memory(device)
+    chosen = auto_batch_size(per_image, available, device.kind)
+    note = (f"batch_size auto -> {chosen} (about {per_image / 2**20:.0f} MiB of "
+            f"activations per image at {seen_size}px; {available / 2**30:.1f} GiB free on "
+            f"{device.name.strip('/')})")
+    return balanced_batch_size(len(job.units), min(chosen, len(job.units))), note
 
 
 def render_job(job: Job, model_record: dict, out_dir: str,
@@ -38,9 +56,11 @@ def render_job(job: Job, model_record: dict, out_dir: str,
     """Render every unit of ``job``; write its PNGs, grid and manifest; return its folder."""
     folder = os.path.join(out_dir, job.name)
     units = units_of(job)
-    batch_size = batch_size_for(job)
+    batch_size, note = batch_size_of(job, renderers.network, renderers.device)
     renderer = renderers.get(job, batch_size)
     progress = Progress(job.name, len(units) * job.settings.steps, quiet=quiet)
+    if note:
+        progress.say(note)
     records, images = [], []
     started = time.perf_counter()
     for batch in batches_of(units, batch_size):
@@ -63,13 +83,15 @@ def render_job(job: Job, model_record: dict, out_dir: str,
                             "seconds": round(result.seconds / len(batch), 3)})
     write_png(os.path.join(folder, "grid.png"), make_grid(images))
     write_json(os.path.join(folder, "manifest.json"),
-               manifest(job, model_record, records, time.perf_counter() - started))
+               manifest(job, model_record, records, time.perf_counter() - started, renderer))
     progress.finish(f"{len(units)} images in {time.perf_counter() - started:.1f}s -> {folder}")
     return folder
 
 
-def manifest(job: Job, model_record: dict, units: list[dict], seconds: float) -> dict:
-    """The record of one job: resolved settings, model, versions, and every unit."""
+def manifest(job: Job, model_record: dict, units: list[dict], seconds: float,
+             renderer: Renderer) -> dict:
+    """The record of one job: resolved settings, model, versions, how it ran, and every
+    unit."""
     return {
         "job": {"name": job.name, "file": os.path.abspath(job.file), "line": job.line,
                 "objective": [_term_record(term) for term in job.objective.terms],
@@ -78,7 +100,9 @@ def manifest(job: Job, model_record: dict, units: list[dict], seconds: float) ->
         "versions": {"fvcli": __version__, "tensorflow": tf.__version__,
                      "numpy": np.__version__, "python": platform.python_version()},
         "seed": job.seed,
-        "precision": "fp32",
+        "precision": renderer.precision,
+        "device": renderer.device.name,
+        "batch_size": renderer.batch_size,
         "grid": "grid.png",
         "seconds": round(seconds, 3),
         "units": units,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import yaml
 
+from .hardware import PRECISIONS
 from .models import LOGITS, ModelError
 from .objectives import CLASS_KINDS, KINDS, LAYER_KINDS, UNIT_KINDS, Objective, Term
 from .param import Parameterization
@@ -21,7 +22,7 @@ from .render import RenderSettings
 from .transforms import Transforms
 
 SETTING_KEYS = ("size", "steps", "batch_size", "seed", "learning_rate", "param", "transforms",
-                "regularizers", "revive")
+                "regularizers", "revive", "precision", "xla")
 INDEX_KEYS = ("channels", "channel", "classes", "class")
 TERM_KEYS = ("objective", "layer", "channels", "channel", "classes", "class", "position",
              "negative", "sign", "weight")
@@ -30,7 +31,7 @@ TOP_KEYS = ("model", "defaults", "jobs")
 DEFAULTS = {"size": 128, "steps": 512, "batch_size": 16, "seed": 0, "learning_rate": 0.05,
             "param": {"fft": True, "decorrelate": True, "decay_power": 1.0},
             "transforms": "standard", "regularizers": {"l1": 0.0, "tv": 0.0, "blur": 0.0},
-            "revive": True}
+            "revive": True, "precision": "auto", "xla": False}
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -71,7 +72,7 @@ class Job:
     objective: Objective
     units: list[tuple[int, ...]] = field(default_factory=list)  # per unit, an index per term
     settings: RenderSettings = field(default_factory=RenderSettings)
-    batch_size: int = 16
+    batch_size: int | str = 16  # or "auto": chosen from the device's memory when rendering
     seed: int = 0
     raw: dict = field(default_factory=dict)      # settings as resolved, for the manifest
     written: list[WrittenTerm] = field(default_factory=list)
@@ -169,6 +170,12 @@ class _Checker:
         if value < low:
             self.fail(located, key, f"{value} is too small; expected a number >= {low}")
         return float(value)
+
+    def choice(self, located: Located, key: str, choices: tuple[str, ...]) -> str:
+        if located.value not in choices:
+            self.fail(located, key, f"expected one of {', '.join(choices)}, "
+                      f"got {located.value!r}")
+        return located.value
 
     def boolean(self, located: Located, key: str) -> bool:
         if not isinstance(located.value, bool):
@@ -373,13 +380,17 @@ def _settings(check: _Checker, merged: dict, key: str, node: Located, overrides:
 
     size = check.integer(where("size"), f"{key}.size", 16, 2048) if "size" in merged else 128
     steps = check.integer(where("steps"), f"{key}.steps", 1) if "steps" in merged else 512
-    raw["batch_size"] = (check.integer(where("batch_size"), f"{key}.batch_size", 1, 1024)
+    raw["batch_size"] = (_batch_size(check, where("batch_size"), f"{key}.batch_size")
                          if "batch_size" in merged else 16)
     raw["seed"] = check.integer(where("seed"), f"{key}.seed", 0) if "seed" in merged else 0
     rate = (check.number(where("learning_rate"), f"{key}.learning_rate", 1e-9)
             if "learning_rate" in merged else 0.05)
     revive = check.boolean(where("revive"), f"{key}.revive") if "revive" in merged else True
-    raw.update(size=size, steps=steps, learning_rate=rate, revive=revive)
+    precision = (check.choice(where("precision"), f"{key}.precision", PRECISIONS)
+                 if "precision" in merged else "auto")
+    xla = check.boolean(where("xla"), f"{key}.xla") if "xla" in merged else False
+    raw.update(size=size, steps=steps, learning_rate=rate, revive=revive,
+               precision=precision, xla=xla)
     for name, value in overrides.items():
         if value is not None:
             raw[name] = value
@@ -391,8 +402,18 @@ def _settings(check: _Checker, merged: dict, key: str, node: Located, overrides:
     settings = RenderSettings(size=raw["size"], steps=raw["steps"],
                               learning_rate=raw["learning_rate"], param=param,
                               transforms=transforms, regularizers=tuple(regs.items()),
-                              revive=raw["revive"])
+                              revive=raw["revive"], precision=raw["precision"],
+                              xla=raw["xla"])
     return settings, raw
+
+
+def _batch_size(check, located, key) -> int | str:
+    if located.value == "auto":
+        return "auto"
+    if isinstance(located.value, str):
+        check.fail(located, key, f"expected a whole number from 1 to 1024 or auto, "
+                   f"got {located.value!r}")
+    return check.integer(located, key, 1, 1024)
 
 
 def _param(check, located, key, value, size) -> Parameterization:

@@ -67,12 +67,29 @@ def unit_seed(job_seed: int, number: int) -> int:
     return zlib.crc32(f"{job_seed}:{number}".encode()) & 0x7FFFFFFF
 
 
-def batch_size_for(job: Job) -> int:
-    """The smallest batch size that covers the units in as many batches as ``batch_size``
+# An image in flight holds its activations, their pre-ReLU values and their gradients,
+# plus the workspace of the convolutions: about this many times the forward activations
+# (measured by `make bench` as peak RSS per image on InceptionV1 up to Mixed_4b).
+MEMORY_PER_ACTIVATION_BYTE = 4
+# Use at most this share of the free memory, leaving room for the model and the rest.
+MEMORY_SHARE = 0.5
+# Beyond these batches throughput stops rising (CPU: measured by `make bench`).
+LARGEST_AUTO_BATCH = {"cpu": 32, "gpu": 256}
+
+
+def balanced_batch_size(units: int, batch_size: int) -> int:
+    """The smallest batch size that covers ``units`` in as many batches as ``batch_size``
     would: 20 units at batch 16 run as 2 x 10, not 16 + 4 padded to 16."""
-    count = len(job.units)
-    batches = math.ceil(count / job.batch_size)
-    return math.ceil(count / batches)
+    batches = math.ceil(units / batch_size)
+    return math.ceil(units / batches)
+
+
+def auto_batch_size(activation_bytes: int, available_bytes: int, device_kind: str) -> int:
+    """The batch size ``batch_size: auto`` picks: as many images as fit in a share of the
+    device's free memory, at most where throughput stops rising."""
+    per_image = max(1, activation_bytes * MEMORY_PER_ACTIVATION_BYTE)
+    fits = int(available_bytes * MEMORY_SHARE // per_image)
+    return max(1, min(fits, LARGEST_AUTO_BATCH[device_kind]))
 
 
 def batches_of(units: list[Unit], size: int) -> list[list[Unit]]:

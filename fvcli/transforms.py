@@ -50,14 +50,19 @@ class Transforms:
             parts.append({"rotate": self.rotate_degrees})
         return parts
 
-    def apply(self, images: tf.Tensor, seeds: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
-        """Transform each image of [batch, size, size, 3] with its own random draw."""
+    def apply(self, images: tf.Tensor, seeds: tf.Tensor, step: tf.Tensor,
+              xla: bool = False) -> tf.Tensor:
+        """Transform each image of [batch, size, size, 3] with its own random draw.
+        ``xla``: resample with gathers, which XLA compiles (it has no kernel for the
+        resampling op)."""
         if self.is_identity:
             return images
         size = images.shape[1]
         out = self.output_size(size)
         draws = hash_uniform(seeds, step, 3 + len(self.jitters) * 2)
         matrices = self._matrices(draws, size, out)
+        if xla:
+            return _resample_bilinear(images, matrices, out)
         return tf.raw_ops.ImageProjectiveTransformV3(
             images=images, transforms=matrices, output_shape=[out, out],
             fill_value=PAD_VALUE, interpolation="BILINEAR", fill_mode="CONSTANT")
@@ -80,6 +85,29 @@ class Transforms:
         zeros = tf.zeros_like(scale)
         return tf.stack([cos, sin, c_in - cos * ox - sin * oy,
                          -sin, cos, c_in + sin * ox - cos * oy, zeros, zeros], axis=1)
+
+
+def _resample_bilinear(images: tf.Tensor, matrices: tf.Tensor, out: int) -> tf.Tensor:
+    """What ImageProjectiveTransformV3 does for affine maps (bilinear, constant fill),
+    written with gathers so that XLA can compile it."""
+    size = images.shape[1]
+    grid = tf.cast(tf.range(out), tf.float32)
+    ys, xs = tf.meshgrid(grid, grid, indexing="ij")                     # [out, out]
+    m = matrices[:, :, None, None]                                      # [batch, 8, 1, 1]
+    x = m[:, 0] * xs + m[:, 1] * ys + m[:, 2]                           # [batch, out, out]
+    y = m[:, 3] * xs + m[:, 4] * ys + m[:, 5]
+    x0, y0 = tf.floor(x), tf.floor(y)
+    result = tf.zeros([tf.shape(images)[0], out, out, images.shape[-1]], images.dtype)
+    padded = tf.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], constant_values=PAD_VALUE)
+    for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        corner_x, corner_y = x0 + dx, y0 + dy
+        weight = (1 - tf.abs(x - corner_x)) * (1 - tf.abs(y - corner_y))
+        # Outside the image reads the fill value from the one-pixel border of ``padded``.
+        column = tf.cast(tf.clip_by_value(corner_x + 1, 0, size + 1), tf.int32)
+        row = tf.cast(tf.clip_by_value(corner_y + 1, 0, size + 1), tf.int32)
+        pixels = tf.gather_nd(padded, tf.stack([row, column], axis=-1), batch_dims=1)
+        result += weight[..., None] * pixels
+    return result
 
 
 def _pick(uniform: tf.Tensor, count: int) -> tf.Tensor:

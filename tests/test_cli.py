@@ -97,6 +97,8 @@ def test_same_seed_same_pngs_other_seed_other_pngs(rendered, tmp_path):
     ("steps: 8", "stpes: 8", "did you mean 'steps'"),
     ("objective: logit", "objective: logits", "did you mean 'logit'"),
     ("channels: 0-4", "channels: many", "cannot read 'many'"),
+    ("steps: 8", "precision: half", "expected one of auto, bf16, fp16, fp32, got 'half'"),
+    ("batch_size: 4", "batch_size: big", "from 1 to 1024 or auto, got 'big'"),
 ])
 def test_bad_input_is_one_line_naming_file_line_and_key_and_writes_nothing(
         tmp_path, change, line, message):
@@ -134,6 +136,35 @@ def test_command_line_options_override_the_file(tmp_path):
     manifest = json.loads((tmp_path / "o" / "classes" / "manifest.json").read_text())
     assert manifest["job"]["size"] == 24 and manifest["job"]["steps"] == 2
     assert iio.imread(tmp_path / "o" / "classes" / "units" / "class_0001.png").shape == (24, 24, 3)
+
+
+def test_manifest_records_precision_device_and_the_auto_batch_size(tmp_path):
+    result = run("render", write_jobs(tmp_path), "--out", tmp_path / "o", "--steps", "2",
+                 "--precision", "bf16", "--device", "cpu", "--batch-size", "auto")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "o" / "conv2-sweep" / "manifest.json").read_text())
+    assert manifest["precision"] == "bf16" and manifest["device"] == "/CPU:0"
+    assert manifest["batch_size"] == 5  # all five channels fit in one batch
+    assert "conv2-sweep: batch_size auto -> " in result.stderr
+    assert "MiB of activations per image" in result.stderr
+
+
+def test_a_precision_the_device_lacks_is_refused_before_anything_renders(tmp_path):
+    text = JOBS.replace("  batch_size: 4", "  batch_size: 4\n  precision: fp16")
+    jobs = write_jobs(tmp_path, text)
+    result = run("render", jobs, "--out", tmp_path / "o", "--device", "cpu")
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"fvcli: error: {jobs}:") and "fp16 needs a GPU" in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_asking_for_a_gpu_that_is_not_there_is_one_clear_line(tmp_path):
+    result = run("render", write_jobs(tmp_path), "--out", tmp_path / "o", "--device", "gpu:7")
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "--device: device gpu:7 is not available" in line and "use --device cpu" in line
+    assert not (tmp_path / "o").exists()
 
 
 def test_missing_model_path_is_bad_usage(tmp_path):

@@ -1,6 +1,5 @@
 """Properties of the small parts: random draws, transforms, index lists, grids."""
 
-from types import SimpleNamespace
 
 import numpy as np
 import tensorflow as tf
@@ -10,7 +9,8 @@ from hypothesis import strategies as st
 from fvcli.output import grid_shape, make_grid
 from fvcli.param import Parameterization
 from fvcli.spec import parse_indices
-from fvcli.sweep import batch_size_for
+from fvcli.sweep import (LARGEST_AUTO_BATCH, MEMORY_PER_ACTIVATION_BYTE, MEMORY_SHARE,
+                         auto_batch_size, balanced_batch_size)
 from fvcli.transforms import Transforms, hash_uniform
 
 
@@ -80,12 +80,22 @@ def test_grid_puts_images_in_reading_order():
 
 @given(st.integers(1, 300), st.integers(1, 64))
 def test_batches_are_balanced_and_never_exceed_the_requested_size(units, batch_size):
-    job = SimpleNamespace(units=[None] * units, batch_size=batch_size)
-    size = batch_size_for(job)
+    size = balanced_batch_size(units, batch_size)
     batches = -(-units // size)
     assert size <= batch_size
     assert batches == -(-units // batch_size)
     assert batches * size - units < batches  # at most one padded image per batch
+
+
+@given(st.integers(1, 2**30), st.integers(0, 2**40), st.sampled_from(["cpu", "gpu"]))
+def test_auto_batch_size_fits_in_half_the_free_memory(image_bytes, free_bytes, kind):
+    size = auto_batch_size(image_bytes, free_bytes, kind)
+    per_image, budget = image_bytes * MEMORY_PER_ACTIVATION_BYTE, free_bytes * MEMORY_SHARE
+    assert 1 <= size <= LARGEST_AUTO_BATCH[kind]
+    if size > 1:  # one image is the floor even when nothing fits
+        assert size * per_image <= budget
+    if size < LARGEST_AUTO_BATCH[kind]:  # and it takes all the room it is given
+        assert (size + 1) * per_image > budget
 
 
 def test_fourier_images_start_grey_and_stay_in_range():
@@ -93,3 +103,14 @@ def test_fourier_images_start_grey_and_stay_in_range():
     images = param.to_image(param.initial([0, 1])).numpy()
     assert images.shape == (2, 32, 32, 3)
     assert abs(images.mean() - 0.5) < 0.05 and images.min() >= 0 and images.max() <= 1
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.integers(0, 2**31 - 1), min_size=1, max_size=3), st.integers(0, 500))
+def test_the_xla_resampler_matches_the_resampling_op(seeds, step):
+    images = tf.random.stateless_uniform([len(seeds), 24, 24, 3], seed=[step, 1])
+    seeds, step = tf.constant(seeds, tf.int64), tf.constant(step)
+    transforms = Transforms.standard()
+    expected = transforms.apply(images, seeds, step)
+    resampled = transforms.apply(images, seeds, step, xla=True)
+    np.testing.assert_allclose(resampled.numpy(), expected.numpy(), atol=1e-4)
