@@ -1,18 +1,24 @@
-"""Rendering throughput on a full-width, random-weight InceptionV1 (no download).
+"""Where rendering time goes, on a full-width, random-weight InceptionV1 (no download).
 
-Prints one JSON line per measurement, then a table. Run with `make bench`;
-`make bench BENCH_ARGS=--quick` for a short smoke run.
+Times fvcli's real rendering path (128 px, Mixed_4b, 64 steps) at several batch sizes in
+float32 and bfloat16, next to a plain-TF floor, the full network, the FLOPs of a step
+against the machine's own conv2d speed, and a real 64-channel sweep. Prints one JSON
+line per measurement, then tables. `make bench`; `make bench BENCH_ARGS=--quick` for a
+one-minute smoke run.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import glob
 import json
 import os
 import platform
-import resource
+import statistics
 import sys
 import tempfile
+import threading
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -20,113 +26,401 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import tensorflow as tf  # noqa: E402
 
+from fvcli.hardware import native_precision, precision_scope, resolve_device  # noqa: E402
 from fvcli.models import load_network  # noqa: E402
 from fvcli.objectives import Objective, Term  # noqa: E402
 from fvcli.param import Parameterization  # noqa: E402
 from fvcli.render import Renderer, RenderSettings  # noqa: E402
+from fvcli.runner import RendererCache, render_job  # noqa: E402
 from fvcli.slim_inception import install_in_hub_cache  # noqa: E402
+from fvcli.spec import check_against_network, load_job_file  # noqa: E402
 from fvcli.transforms import Transforms  # noqa: E402
 
-
-def measure(network, batch: int, steps: int, size: int, pixel: bool) -> dict:
-    """Warm up (trace) once, then time ``steps`` steps of a batch of Mixed_4b channels."""
-    settings = RenderSettings(
-        size=size, steps=steps,
-        param=Parameterization(size, fft=not pixel, decorrelate=not pixel),
-        transforms=Transforms() if pixel else Transforms.standard())
-    renderer = Renderer(network, Objective((Term("channel", "Mixed_4b"),)), settings, batch)
-    indices = [[channel] for channel in range(batch)]
-    started = time.perf_counter()
-    renderer.render(indices, list(range(batch)))
-    warm_up = time.perf_counter() - started
-    result = renderer.render(indices, list(range(batch, 2 * batch)))
-    return {"pipeline": "pixel, no transforms" if pixel else "fft, decorrelated, standard",
-            "batch": batch, "size": size, "steps": steps,
-            "image_steps_per_s": round(batch * steps / result.seconds, 1),
-            "first_run_s": round(warm_up, 2), "traces": renderer.traces}
+LAYER, SIZE = "Mixed_4b", 128
+PRECISIONS = ("fp32", "bf16")
+DEFAULT, PIXEL = "default (fft, decorrelate, standard transforms)", "pixel, no transforms"
+FLOOR = "plain TF floor (pixel)"
 
 
-def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+class PeakMemory:
+    """Samples this process's resident memory while a measurement runs."""
+
+    def __enter__(self):
+        self.peak, self._running = _rss_bytes(), True
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self._running = False
+        self._thread.join()
+
+    def _sample(self):
+        while self._running:
+            self.peak = max(self.peak, _rss_bytes())
+            time.sleep(0.05)
+
+    @property
+    def mib(self) -> float:
+        return round(self.peak / 2**20, 1)
 
 
-def plain_tf_floor(network, batch: int, steps: int, size: int) -> dict:
+def _rss_bytes() -> int:
+    with open("/proc/self/status", encoding="utf-8") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def settings_for(pipeline: str, precision: str, steps: int) -> RenderSettings:
+    pixel = pipeline == PIXEL
+    return RenderSettings(size=SIZE, steps=steps, precision=precision,
+                          param=Parameterization(SIZE, fft=not pixel, decorrelate=not pixel),
+                          transforms=Transforms() if pixel else Transforms.standard())
+
+
+class RenderCase:
+    """One throughput line: a renderer for ``batch`` channels, built and warmed up
+    (traced and optimised) once, then timed as often as asked."""
+
+    def __init__(self, network, pipeline: str, precision: str, batch: int, steps: int,
+                 layer: str = LAYER):
+        term = Term("logit") if layer == "logits" else Term("channel", layer)
+        self.renderer = Renderer(network, Objective((term,)),
+                                 settings_for(pipeline, precision, steps), batch)
+        self.channels = [[c % network.layer(layer).channels] for c in range(batch)]
+        self.row = {"measure": "throughput", "pipeline": pipeline, "precision": precision,
+                    "layer": layer, "batch": batch, "size": SIZE, "steps": steps, "runs": []}
+        with PeakMemory() as memory:
+            self.row["warm_up_s"] = round(self.renderer.warm_up(), 2)
+        self.row["peak_rss_mib"] = memory.mib
+
+    def run(self) -> None:
+        batch, steps = self.row["batch"], self.row["steps"]
+        seeds = [len(self.row["runs"]) * batch + i for i in range(batch)]
+        with PeakMemory() as memory:
+            result = self.renderer.render(self.channels, seeds)
+        self.row["runs"].append(round(batch * steps / result.seconds, 1))
+        self.row["peak_rss_mib"] = max(self.row["peak_rss_mib"], memory.mib)
+        self.row["mean_objective_end"] = round(float(result.objective_end.mean()), 3)
+
+    def result(self) -> dict:
+        """The row, with the best run as the rate: on a shared machine the fastest run
+        is the one least disturbed by neighbours."""
+        return {**self.row, "image_steps_per_s": max(self.row["runs"]),
+                "traces": self.renderer.traces}
+
+
+class FloorCase:
     """The same work without fvcli: one tf.function per step doing forward to Mixed_4b,
     gradient and Adam update on pixel images."""
-    forward = network.forward(("Mixed_4b",), (), size)
-    channels = tf.range(batch)
 
-    @tf.function
-    def step(images, first, second, t):
-        loss = -tf.reduce_sum(tf.gather(tf.reduce_mean(forward(images)["Mixed_4b"], [1, 2]),
-                                        channels, batch_dims=1))
-        gradient = tf.gradients(loss, images)[0]
-        first = 0.9 * first + 0.1 * gradient
-        second = 0.999 * second + 0.001 * tf.square(gradient)
-        rate = 0.05 * tf.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
-        return images - rate * first / (tf.sqrt(second) + 1e-8), first, second
+    def __init__(self, network, precision: str, batch: int, steps: int):
+        forward = network.forward((LAYER,), (), SIZE)
+        channels = tf.range(batch)
 
-    images = tf.random.uniform([batch, size, size, 3])
-    first, second = tf.zeros_like(images), tf.zeros_like(images)
-    images, first, second = step(images, first, second, tf.constant(1.0))  # trace
-    started = time.perf_counter()
-    for t in range(steps):
-        images, first, second = step(images, first, second, tf.constant(t + 2.0))
-    _ = images.numpy()
-    return {"pipeline": "plain TF floor (pixel)", "batch": batch, "size": size, "steps": steps,
-            "image_steps_per_s": round(batch * steps / (time.perf_counter() - started), 1),
-            "first_run_s": None, "traces": 1, "peak_rss_mib": peak_rss_mib()}
+        @tf.function
+        def step(images, first, second, t):
+            loss = -tf.reduce_sum(tf.gather(tf.reduce_mean(forward(images)[LAYER], [1, 2]),
+                                            channels, batch_dims=1))
+            gradient = tf.gradients(loss, images)[0]
+            first = 0.9 * first + 0.1 * gradient
+            second = 0.999 * second + 0.001 * tf.square(gradient)
+            rate = 0.05 * tf.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
+            return images - rate * first / (tf.sqrt(second) + 1e-8), first, second
+
+        self.step, self.precision = step, precision
+        self.row = {"measure": "throughput", "pipeline": FLOOR, "precision": precision,
+                    "layer": LAYER, "batch": batch, "size": SIZE, "steps": steps, "runs": [],
+                    "warm_up_s": None, "peak_rss_mib": None}
+        with precision_scope(precision):
+            self.images = tf.random.uniform([batch, SIZE, SIZE, 3])
+            self.step(self.images, self.images, self.images, tf.constant(1.0))  # optimise
+
+    def run(self) -> None:
+        batch, steps = self.row["batch"], self.row["steps"]
+        with precision_scope(self.precision):
+            images = self.images
+            first, second = tf.zeros_like(images), tf.zeros_like(images)
+            started = time.perf_counter()
+            for t in range(steps):
+                images, first, second = self.step(images, first, second, tf.constant(t + 1.0))
+            _ = images.numpy()
+        self.row["runs"].append(round(batch * steps / (time.perf_counter() - started), 1))
+
+    def result(self) -> dict:
+        return {**self.row, "image_steps_per_s": max(self.row["runs"]), "traces": 1}
 
 
-def conv_reference(dtype) -> dict:
+def throughput(network, precision: str, batches: list[int], steps: int,
+               repeat_batches: tuple[int, ...]) -> list[dict]:
+    """Every throughput line of one precision. Cases run interleaved, and the ones the
+    targets compare (batch 1 and 8, the floor) run again in reverse order, so that a slow
+    spell of the machine does not fall on one side of a ratio."""
+    cases = [RenderCase(network, DEFAULT, precision, batch, steps) for batch in batches]
+    cases += [RenderCase(network, PIXEL, precision, batch, steps) for batch in (1, 8)]
+    cases.append(FloorCase(network, precision, 8, steps))
+    # the full network is 4x the work: fewer steps keep the bench under 10 minutes
+    cases.append(RenderCase(network, DEFAULT, precision, 8, 16, layer="logits"))
+    for case in cases:
+        case.run()
+    for case in reversed(cases):
+        if case.row["batch"] in repeat_batches and case.row["layer"] == LAYER:
+            case.run()
+    return [case.result() for case in cases]
+
+
+def conv_reference(precision: str) -> dict:
     """GFLOP/s of one large 3x3 conv2d: what this machine's convolutions can reach."""
+    dtype = tf.bfloat16 if precision == "bf16" else tf.float32
     images = tf.cast(tf.random.uniform([16, 56, 56, 256]), dtype)
     kernel = tf.cast(tf.random.uniform([3, 3, 256, 256]), dtype)
     conv = tf.function(lambda x, k: tf.nn.conv2d(x, k, 1, "SAME"))
     conv(images, kernel).numpy()
-    runs = 5
-    started = time.perf_counter()
-    for _ in range(runs):
+    runs = []
+    for _ in range(5):
+        started = time.perf_counter()
         conv(images, kernel).numpy()
-    seconds = (time.perf_counter() - started) / runs
+        runs.append(time.perf_counter() - started)
     flops = 2 * 16 * 56 * 56 * 3 * 3 * 256 * 256
-    return {"reference": f"conv2d 3x3x256x256 on 16x56x56, {dtype.name}",
-            "gflops_per_s": round(flops / seconds / 1e9, 1)}
+    return {"measure": "conv2d reference", "precision": precision,
+            "shape": "3x3x256x256 on 16x56x56",
+            "gflops_per_s": round(flops / statistics.median(runs) / 1e9, 1)}
+
+
+def forward_conv_flops(network, layer: str, size: int) -> int:
+    """Multiply-adds x 2 of the convolutions and matrix products from the image to
+    ``layer`` for one ``size`` px image (or the model's own size, where it resizes to
+    it), read off the graph's static shapes."""
+    forward = network.forward((layer,), (), size)
+    size = forward._feed_size
+    graph = forward._pruned.graph
+    fetched = {tensor.op.name for tensor in forward._pruned.outputs}
+    wanted = tf.compat.v1.graph_util.extract_sub_graph(graph.as_graph_def(), list(fetched))
+    keep = {node.name for node in wanted.node}
+    with tf.Graph().as_default() as fixed:
+        images = tf.compat.v1.placeholder(tf.float32, [1, size, size, 3])
+        tf.graph_util.import_graph_def(
+            wanted, input_map={network.input_name + ":0": images}, name="")
+    flops = 0
+    for op in fixed.get_operations():
+        if op.name not in keep or op.type not in ("Conv2D", "MatMul"):
+            continue
+        out = op.outputs[0].shape
+        kernel = op.inputs[1].shape
+        if op.type == "Conv2D":
+            flops += 2 * out[1] * out[2] * out[3] * kernel[0] * kernel[1] * kernel[2]
+        else:
+            flops += 2 * out[-1] * kernel[0]
+    return int(flops)
+
+
+def op_profile(network, precision: str, batch: int, steps: int) -> dict:
+    """Share of op time per op type in a default-pipeline render, from the TF profiler."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    renderer = Renderer(network, Objective((Term("channel", LAYER),)),
+                        settings_for(DEFAULT, precision, steps), batch)
+    renderer.warm_up()
+    channels = [[c] for c in range(batch)]
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        renderer.render(channels, list(range(batch)))
+        tf.profiler.experimental.stop()
+        space = xplane_pb2.XSpace()
+        with open(glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True)[0], "rb") as file:
+            space.ParseFromString(file.read())
+    totals = collections.Counter()
+    for plane in space.planes:
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):
+                continue
+            for event in line.events:
+                name = plane.event_metadata[event.metadata_id].name
+                if name not in ("ExecutorState::Process", "ParallelFor"):  # op containers
+                    totals[name.split(":")[-1]] += event.duration_ps
+    total = sum(totals.values()) or 1
+    shares = {name: round(100 * ps / total, 1) for name, ps in totals.most_common(12)}
+    conv = sum(ps for name, ps in totals.items() if "Conv" in name)
+    return {"measure": "op time shares %", "precision": precision, "batch": batch,
+            "convolutions": round(100 * conv / total, 1), "top": shares}
+
+
+def sweep(network, out: str, channels: int, steps: int) -> dict:
+    """A real job through the CLI's path: `channels` channels of Mixed_4b, default batch,
+    auto precision, PNGs and manifest written."""
+    job_path = os.path.join(out, "sweep.yaml")
+    with open(job_path, "w", encoding="utf-8") as file:
+        file.write(f"jobs:\n  - name: sweep\n    objective: channel\n    layer: {LAYER}\n"
+                   f"    channels: 0-{channels - 1}\n    size: {SIZE}\n    steps: {steps}\n")
+    job_file = load_job_file(job_path)
+    check_against_network(job_file, network)
+    renderers = RendererCache(network, resolve_device("cpu"))
+    started = time.perf_counter()
+    with PeakMemory() as memory:
+        folder = render_job(job_file.jobs[0], {"source": "bench"}, out, renderers, quiet=True)
+    seconds = time.perf_counter() - started
+    with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as file:
+        manifest = json.load(file)
+    (renderer,) = renderers._renderers.values()
+    return {"measure": "sweep", "layer": LAYER, "channels": channels, "steps": steps,
+            "batch": manifest["batch_size"], "precision": manifest["precision"],
+            "wall_s": round(seconds, 1),
+            "image_steps_per_s": round(channels * steps / seconds, 1),
+            "batches": -(-channels // manifest["batch_size"]), "traces": renderer.traces,
+            "peak_rss_mib": memory.mib}
+
+
+def traces_over_three_batches(network) -> dict:
+    """20 channels at batch_size 8 run as three batches of 7 (the last one padded):
+    the step must be traced once."""
+    renderer = Renderer(network, Objective((Term("channel", LAYER),)),
+                        settings_for(DEFAULT, "fp32", 2), 7)
+    for first in (0, 7, 14):
+        batch = [[c] for c in range(first, min(first + 7, 20))]
+        batch += [batch[-1]] * (7 - len(batch))
+        renderer.render(batch, list(range(7)))
+    return {"measure": "traces", "units": 20, "batches": 3, "batch": 7,
+            "traces": renderer.traces}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small batches, few steps")
+    parser.add_argument("--quick", action="store_true",
+                        help="a one-minute smoke run: batches 1 and 8, 16 steps, short sweep")
+    parser.add_argument("--tables", metavar="JSON_LINES",
+                        help="print the tables of a saved run's output instead of measuring")
     args = parser.parse_args()
-    batches = [1, 8] if args.quick else [1, 8, 16, 32]
-    steps = 16 if args.quick else 64
+    if args.tables:
+        with open(args.tables, encoding="utf-8") as saved:
+            print_tables([json.loads(line) for line in saved if line.startswith("{")], None)
+        return
+    quick = args.quick
+    batches = [1, 8] if quick else [1, 8, 16, 32, 64]
+    steps = 16 if quick else 64
+    rows = []
+
+    def emit(row):
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+        return row
+
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory() as cache:
         install_in_hub_cache(cache, width=1.0)
         os.environ["TFHUB_CACHE_DIR"] = cache
         network = load_network("inception_v1")
-        print(json.dumps({"tensorflow": tf.__version__, "cpu": platform.processor() or
-                          platform.machine(), "cores": os.cpu_count()}))
-        rows = []
-        for pixel in (False, True):
-            for batch in batches:
-                row = measure(network, batch, steps, 128, pixel)
-                row["peak_rss_mib"] = peak_rss_mib()
-                print(json.dumps(row), flush=True)
-                rows.append(row)
-        floor = plain_tf_floor(network, 8, steps, 128)
-        print(json.dumps(floor), flush=True)
-        rows.append(floor)
-        references = [conv_reference(tf.float32), conv_reference(tf.bfloat16)]
-        for reference in references:
-            print(json.dumps(reference), flush=True)
-    print(f"\n{'pipeline':<30} {'batch':>5} {'img-steps/s':>12} {'first run s':>12} "
-          f"{'traces':>7} {'peak RSS MiB':>13}")
+        cpu = resolve_device("cpu")
+        emit({"tensorflow": tf.__version__, "cpu": _cpu_name(), "cores": os.cpu_count(),
+              "auto_precision": native_precision(cpu), "model": "InceptionV1, random weights",
+              "mode": "quick" if quick else "full"})
+        for precision in PRECISIONS:
+            for row in throughput(network, precision, batches, steps,
+                                  repeat_batches=() if quick else (1, 8)):
+                emit(row)
+            emit(conv_reference(precision))
+            if not quick:
+                emit(op_profile(network, precision, 8, 16))
+        seen = Transforms.standard().output_size(SIZE)
+        emit({"measure": "flops", "layer": LAYER, "fed_size": seen,
+              "forward_gflop_per_image": round(forward_conv_flops(network, LAYER, seen) / 1e9,
+                                               3),
+              "pixel_forward_gflop_per_image":
+                  round(forward_conv_flops(network, LAYER, SIZE) / 1e9, 3),
+              "logits_forward_gflop_per_image":
+                  round(forward_conv_flops(network, "logits", seen) / 1e9, 3),
+              "activation_mib_per_image": round(network.activation_bytes([LAYER], seen) / 2**20,
+                                                1)})
+        emit(traces_over_three_batches(network))
+        with tempfile.TemporaryDirectory() as out:
+            emit(sweep(network, out, 16 if quick else 64, 32 if quick else 512))
+    print_tables(rows, time.perf_counter() - started)
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def print_tables(rows: list[dict], seconds: float | None) -> None:
+    """The measurements as tables a person reads, with the ratios the targets are set in."""
+    head, rows = rows[0], rows[1:]
+    took = f"; bench took {seconds:.0f} s" if seconds else ""
+    print(f"\nTensorFlow {head['tensorflow']}, {head['cpu']}, {head['cores']} cores; "
+          f"precision auto = {head['auto_precision']}{took}\n")
+    flops = next(r for r in rows if r["measure"] == "flops")
+    references = {r["precision"]: r["gflops_per_s"] for r in rows
+                  if r["measure"] == "conv2d reference"}
+    step_gflop = {DEFAULT: 2 * flops["forward_gflop_per_image"],
+                  PIXEL: 2 * flops["pixel_forward_gflop_per_image"],
+                  FLOOR: 2 * flops["pixel_forward_gflop_per_image"]}
+    throughput = [r for r in rows if r["measure"] == "throughput"]
+    print("image-steps/s (best run), 128 px, 64 steps (--quick: 16; full network: 16); "
+          "warm-up, traces and peak RSS of the fp32 run")
+    print(f"{'pipeline':<50} {'layer':<9} {'batch':>5} {'fp32':>8} {'bf16':>8} "
+          f"{'GFLOP/s fp32':>13} {'warm-up s':>10} {'traces':>6} {'peak RSS MiB':>12}")
+    keys = list(dict.fromkeys((r["pipeline"], r["layer"], r["batch"]) for r in throughput))
+    for pipeline, layer, batch in keys:
+        by = {r["precision"]: r for r in throughput
+              if (r["pipeline"], r["layer"], r["batch"]) == (pipeline, layer, batch)}
+        fp32, bf16 = by.get("fp32", {}), by.get("bf16", {})
+        gflops = "-"
+        if layer == LAYER and fp32:
+            gflops = f"{fp32['image_steps_per_s'] * step_gflop[pipeline]:.0f}"
+        print(f"{pipeline:<50} {layer:<9} {batch:>5} {fp32.get('image_steps_per_s', '-'):>8} "
+              f"{bf16.get('image_steps_per_s', '-'):>8} {gflops:>13} "
+              f"{str(fp32.get('warm_up_s') or '-'):>10} {fp32.get('traces', '-'):>6} "
+              f"{str(fp32.get('peak_rss_mib') or '-'):>12}")
+    print(f"\nconv2d reference: fp32 {references['fp32']} GFLOP/s, bf16 {references['bf16']} "
+          f"GFLOP/s (ratio {references['bf16'] / references['fp32']:.2f})")
+    print(f"one image-step at Mixed_4b: {step_gflop[DEFAULT]:.2f} GFLOP with standard "
+          f"transforms (network fed {flops['fed_size']} px), {step_gflop[PIXEL]:.2f} GFLOP "
+          f"at 128 px (forward + gradient to the image)")
+
+    def rate(pipeline, precision, batch, layer=LAYER):
+        return next((r["image_steps_per_s"] for r in throughput
+                     if (r["pipeline"], r["precision"], r["batch"], r["layer"])
+                     == (pipeline, precision, batch, layer)), None)
+
+    auto = head["auto_precision"] if head["auto_precision"] in PRECISIONS else "fp32"
+    best_fp32 = max(r["image_steps_per_s"] for r in throughput
+                    if r["pipeline"] == DEFAULT and r["precision"] == "fp32"
+                    and r["layer"] == LAYER)
+    print("\ntargets (ratios within this run)")
+    print(f"  default pipeline, batch 8, precision auto ({auto}): "
+          f"{rate(DEFAULT, auto, 8)} img-steps/s = "
+          f"{rate(DEFAULT, auto, 8) / 72.5:.2f}x Xplique's 72.5 (target 2x)")
+    for precision in PRECISIONS:
+        batched = max(r["image_steps_per_s"] for r in throughput if r["pipeline"] == DEFAULT
+                      and r["precision"] == precision and r["layer"] == LAYER)
+        print(f"  {precision}: best batch / batch 1 = {batched / rate(DEFAULT, precision, 1):.2f}x"
+              f" (target 2.5x); pixel batch 8 / plain-TF floor = "
+              f"{rate(PIXEL, precision, 8) / rate(FLOOR, precision, 8):.2f}"
+              f" (target 0.9); truncated at {LAYER} / full network = "
+              f"{rate(DEFAULT, precision, 8) / rate(DEFAULT, precision, 8, 'logits'):.2f}x")
+    print(f"  fp32 achieved at the best batch: {best_fp32 * step_gflop[DEFAULT]:.0f} GFLOP/s = "
+          f"{100 * best_fp32 * step_gflop[DEFAULT] / references['fp32']:.0f}% of the conv2d "
+          f"reference (target 60%)")
     for row in rows:
-        print(f"{row['pipeline']:<30} {row['batch']:>5} {row['image_steps_per_s']:>12} "
-              f"{str(row['first_run_s'] or '-'):>12} {row['traces']:>7} {row['peak_rss_mib']:>13}")
-    for reference in references:
-        print(f"{reference['reference']}: {reference['gflops_per_s']} GFLOP/s")
+        if row["measure"] == "op time shares %":
+            top = ", ".join(f"{name} {share}" for name, share in list(row["top"].items())[:8])
+            print(f"  where the time goes ({row['precision']}, batch {row['batch']}): "
+                  f"convolutions {row['convolutions']}%; {top}")
+        elif row["measure"] == "traces":
+            print(f"  traces over {row['batches']} batches of {row['batch']} "
+                  f"({row['units']} units, last one padded): {row['traces']}")
+        elif row["measure"] == "sweep":
+            print(f"  real sweep: {row['channels']} channels of {row['layer']} x {row['steps']} "
+                  f"steps, batch {row['batch']}, {row['precision']}: {row['wall_s']} s "
+                  f"({row['image_steps_per_s']} img-steps/s), {row['traces']} trace(s) over "
+                  f"{row['batches']} batches, peak RSS {row['peak_rss_mib']} MiB")
 
 
 if __name__ == "__main__":
