@@ -88,8 +88,7 @@ def precision_scope(precision: str):
     """Run the tf.function calls inside in ``precision``. TensorFlow optimises a function's
     graph when it is first called under a given configuration, so the mixed-precision
     rewrite applies to calls made here and to no others."""
-    wanted = {option: precision in _REWRITES and _REWRITES[precision] == option
-              for option in _REWRITES.values()}
+    wanted = {option: _REWRITES.get(precision) == option for option in _REWRITES.values()}
     before = tf.config.optimizer.get_experimental_options()
     tf.config.optimizer.set_experimental_options(wanted)
     try:

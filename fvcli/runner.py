@@ -48,7 +48,7 @@ def batch_size_of(job: Job, network, device: Device) -> tuple[int, str | None]:
     note = (f"batch_size auto -> {chosen} (about {per_image / 2**20:.0f} MiB of "
             f"activations per image at {seen_size}px; {available / 2**30:.1f} GiB free on "
             f"{device.name.strip('/')})")
-    return balanced_batch_size(len(job.units), min(chosen, len(job.units))), note
+    return balanced_batch_size(len(job.units), chosen), note
 
 
 def render_job(job: Job, model_record: dict, out_dir: str,
