@@ -1,9 +1,16 @@
-"""The optimisation loop: one traced function per batch shape, many steps per call.
+"""The optimisation loop: one traced step function per batch shape.
 
-A call runs a chunk of steps inside the traced function (parameterisation, transforms,
-network, objective, gradient and Adam update), so Python pays per chunk, not per step.
-Which channels or classes the images target, and their seeds, are tensor arguments:
-a sweep over every channel of a layer traces the step once.
+A call runs one whole step inside the traced function (parameterisation, transforms,
+network, objective, gradient and Adam update). Which channels or classes the images
+target, their seeds and the step number are tensor arguments: a sweep over every channel
+of a layer traces the step once.
+
+The loop over steps stays in Python on purpose. A loop inside the graph becomes a cyclic
+while-loop graph, in which oneDNN's layout pass visits nodes in an order that varies from
+one trace to the next; in some traces it then misses the max-pool gradient and TensorFlow
+runs its own, 20x slower one (seen in 3 of 5 bf16 renderers of one process, each 2x
+slower). One call per step costs well under a millisecond against tens of milliseconds of
+work.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from .param import Parameterization
 from .transforms import Transforms
 
 ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-8
-STEPS_PER_CALL = 32
+STEPS_PER_REPORT = 32  # progress is reported every this many steps
 
 
 @dataclass(frozen=True)
@@ -70,11 +77,10 @@ class Renderer:
         terms = len(objective.terms)
         batch_params = tf.TensorSpec([batch_size, *param_shape], tf.float32)
         batch_indices = tf.TensorSpec([batch_size, terms], tf.int32)
-        self._run_steps = tf.function(
-            self._steps, jit_compile=settings.xla or None,
+        self._run_step = tf.function(
+            self._step, jit_compile=settings.xla or None,
             input_signature=[batch_params, batch_params, batch_params, batch_indices,
-                             tf.TensorSpec([batch_size], tf.int64),
-                             tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32)])
+                             tf.TensorSpec([batch_size], tf.int64), tf.TensorSpec([], tf.int32)])
         self._evaluate = tf.function(self._score,
                                      input_signature=[batch_params, batch_indices])
         self.traces = 0
@@ -89,8 +95,7 @@ class Renderer:
             indices = tf.zeros([self.batch_size, terms], tf.int32)
             seeds = tf.zeros([self.batch_size], tf.int64)
             self._evaluate(params, indices)[0].numpy()
-            self._run_steps(params, params, params, indices, seeds, tf.constant(0),
-                            tf.constant(1))[0].numpy()
+            self._run_step(params, params, params, indices, seeds, tf.constant(0))[0].numpy()
         return time.perf_counter() - started
 
     def render(self, indices, seeds, on_steps: Callable[[int], None] | None = None
@@ -104,15 +109,16 @@ class Renderer:
             first_moment = tf.zeros_like(params)
             second_moment = tf.zeros_like(params)
             objective_start = self._evaluate(params, indices)[0].numpy()
-            done = 0
-            while done < self.settings.steps:
-                chunk = min(STEPS_PER_CALL, self.settings.steps - done)
-                params, first_moment, second_moment = self._run_steps(
+            reported = 0
+            for step in range(self.settings.steps):
+                params, first_moment, second_moment = self._run_step(
                     params, first_moment, second_moment, indices, seeds_tensor,
-                    tf.constant(done), tf.constant(chunk))
-                done += chunk
-                if on_steps:
-                    on_steps(chunk)
+                    tf.constant(step))
+                done = step + 1
+                if on_steps and (done - reported == STEPS_PER_REPORT
+                                 or done == self.settings.steps):
+                    on_steps(done - reported)
+                    reported = done
             objective_end, images = self._evaluate(params, indices)
         return BatchResult(images=images.numpy(), objective_start=objective_start,
                            objective_end=objective_end.numpy(),
@@ -130,17 +136,16 @@ class Renderer:
         scores -= regularizers.penalty(images, dict(self.settings.regularizers))
         return -tf.reduce_sum(scores)
 
-    def _steps(self, params, first_moment, second_moment, indices, seeds, first_step, count):
+    def _step(self, params, first_moment, second_moment, indices, seeds, step):
         self.traces += 1  # runs only while tracing
+        loss = self._loss(params, indices, seeds, step)
+        # tf.gradients, not a tape: the pruned network is an imported graph function,
+        # which a GradientTape does not record.
+        gradient = tf.gradients(loss, params)[0]
+        t = tf.cast(step + 1, tf.float32)
+        first_moment = ADAM_BETA1 * first_moment + (1 - ADAM_BETA1) * gradient
+        second_moment = ADAM_BETA2 * second_moment + (1 - ADAM_BETA2) * tf.square(gradient)
         rate = self.settings.learning_rate
-        for step in tf.range(first_step, first_step + count):
-            loss = self._loss(params, indices, seeds, step)
-            # tf.gradients, not a tape: the pruned network is an imported graph function,
-            # which a GradientTape does not record.
-            gradient = tf.gradients(loss, params)[0]
-            t = tf.cast(step + 1, tf.float32)
-            first_moment = ADAM_BETA1 * first_moment + (1 - ADAM_BETA1) * gradient
-            second_moment = ADAM_BETA2 * second_moment + (1 - ADAM_BETA2) * tf.square(gradient)
-            step_size = rate * tf.sqrt(1 - ADAM_BETA2 ** t) / (1 - ADAM_BETA1 ** t)
-            params = params - step_size * first_moment / (tf.sqrt(second_moment) + ADAM_EPSILON)
+        step_size = rate * tf.sqrt(1 - ADAM_BETA2 ** t) / (1 - ADAM_BETA1 ** t)
+        params = params - step_size * first_moment / (tf.sqrt(second_moment) + ADAM_EPSILON)
         return params, first_moment, second_moment
