@@ -33,7 +33,8 @@ from fvcli.param import Parameterization  # noqa: E402
 from fvcli.render import Renderer, RenderSettings  # noqa: E402
 from fvcli.runner import RendererCache, render_job  # noqa: E402
 from fvcli.slim_inception import install_in_hub_cache  # noqa: E402
-from fvcli.spec import check_against_network, load_job_file  # noqa: E402
+from fvcli.config import load_job_file  # noqa: E402
+from fvcli.plan import plan_job_file  # noqa: E402
 from fvcli.transforms import Transforms  # noqa: E402
 
 LAYER, SIZE = "Mixed_4b", 128
@@ -254,12 +255,11 @@ def sweep(network, out: str, channels: int, steps: int) -> dict:
     with open(job_path, "w", encoding="utf-8") as file:
         file.write(f"jobs:\n  - name: sweep\n    objective: channel\n    layer: {LAYER}\n"
                    f"    channels: 0-{channels - 1}\n    size: {SIZE}\n    steps: {steps}\n")
-    job_file = load_job_file(job_path)
-    check_against_network(job_file, network)
+    (job,) = plan_job_file(load_job_file(job_path), network)
     renderers = RendererCache(network, resolve_device("cpu"))
     started = time.perf_counter()
     with PeakMemory() as memory:
-        folder = render_job(job_file.jobs[0], {"source": "bench"}, out, renderers, quiet=True)
+        folder = render_job(job, {"source": "bench"}, out, renderers, quiet=True)
     seconds = time.perf_counter() - started
     with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as file:
         manifest = json.load(file)

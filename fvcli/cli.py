@@ -12,6 +12,7 @@ import sys
 import click
 
 from . import __version__
+from .config import SETTINGS
 
 EXIT_FAILURE, EXIT_BAD_INPUT = 1, 2
 MODEL_HELP = ("Model to use instead of the job file's: inception_v1 (TF-Hub, the default), "
@@ -69,21 +70,24 @@ def _load_network(model, table_size=None):
 
 
 def _load_checked(job_files, model_option, overrides):
-    """Read every job file, load the model(s), check the jobs against them."""
-    _quiet_tensorflow()
-    from .spec import SpecError, check_against_network, load_job_file
+    """Read every job file, load the model(s), plan the jobs against them: a list of
+    (job file, planned jobs, network, model spec)."""
+    from .config import SpecError, load_job_file
 
     checked = []
     networks = {}
     try:
         files = [load_job_file(path, overrides) for path in job_files]
+        _quiet_tensorflow()
+        from .plan import plan_job_file
+
         for job_file in files:
             model = model_option or job_file.model
             key = repr(model)
             if key not in networks:
                 networks[key] = _load_network(model)
-            check_against_network(job_file, networks[key])
-            checked.append((job_file, networks[key], model))
+            jobs = plan_job_file(job_file, networks[key])
+            checked.append((job_file, jobs, networks[key], model))
     except SpecError as error:
         _fail(str(error), EXIT_BAD_INPUT)
     return checked
@@ -111,21 +115,17 @@ def main():
 @click.option("--out", "-o", default="renders", show_default=True, type=click.Path(file_okay=False),
               help="Folder to write into; each job gets a subfolder named after it.")
 @click.option("--model", help=MODEL_HELP)
-@click.option("--steps", type=click.IntRange(1), help="Optimisation steps per image (default 512).")
-@click.option("--size", type=click.IntRange(16, 2048), help="Image side in pixels (default 128).")
+@click.option("--steps", type=click.IntRange(1), help=SETTINGS["steps"].help)
+@click.option("--size", type=click.IntRange(16, 2048), help=SETTINGS["size"].help)
 @click.option("--batch-size", type=BatchSizeType(),
-              help="Images optimised together (default 16); auto picks it from the "
-                   "device's free memory and prints the estimate.")
-@click.option("--seed", type=click.IntRange(0), help="Random seed (default 0).")
+              help=SETTINGS["batch_size"].help)
+@click.option("--seed", type=click.IntRange(0), help=SETTINGS["seed"].help)
 @click.option("--precision", type=click.Choice(["auto", "bf16", "fp16", "fp32"]),
-              help="Arithmetic of the network (default auto): bf16 on CPUs that compute it "
-                   "natively (AVX512-BF16, AMX), fp16 on GPUs with tensor cores, else fp32. "
-                   "Images and optimiser state stay fp32.")
+              help=SETTINGS["precision"].help)
 @click.option("--device", default="auto", show_default=True,
               help="Where to render: auto (first GPU if any, else CPU), cpu, gpu or gpu:N.")
 @click.option("--xla/--no-xla", default=None,
-              help="Compile the optimisation step with XLA. Helps on GPUs; on CPUs it is "
-                   "slower, so off by default.")
+              help=SETTINGS["xla"].help)
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def render(job_files, out, model, steps, size, batch_size, seed, precision, device, xla,
            quiet):
@@ -144,11 +144,11 @@ def render(job_files, out, model, steps, size, batch_size, seed, precision, devi
     from .runner import RendererCache, render_job
 
     try:
-        for job_file, network, model_spec in checked:
+        for _job_file, jobs, network, model_spec in checked:
             record = {"source": network.description, "fingerprint": network.fingerprint,
                       "spec": resolve_model_spec(model_spec)}
             renderers = RendererCache(network, render_device)
-            for job in job_file.jobs:
+            for job in jobs:
                 folder = render_job(job, record, out, renderers, quiet=quiet)
                 click.echo(os.path.join(folder, "grid.png"))
     except KeyboardInterrupt:
@@ -166,12 +166,12 @@ def _check_hardware(device_name, checked):
         device = resolve_device(device_name)
     except HardwareError as error:
         _fail(f"--device: {error}", EXIT_BAD_INPUT)
-    for job_file, _network, _model in checked:
-        for job in job_file.jobs:
+    for _job_file, jobs, _network, _model in checked:
+        for job in jobs:
             try:
                 resolve_precision(job.settings.precision, device)
             except HardwareError as error:
-                _fail(f"{job.file}:{job.line}: {job.name}: precision: {error}",
+                _fail(f"{job.spec.file}:{job.spec.line}: {job.name}: precision: {error}",
                       EXIT_BAD_INPUT)
     return device
 
@@ -185,9 +185,9 @@ def validate(job_files, model):
     Prints one line per job (name, objective, number of images) and exits 0, or prints
     the first problem as FILE:LINE: KEY: what is wrong, and exits 2.
     """
-    for job_file, _network, _model in _load_checked(job_files, model, {}):
-        for job in job_file.jobs:
-            first = job.objective.describe(job.units[0])
+    for job_file, jobs, _network, _model in _load_checked(job_files, model, {}):
+        for job in jobs:
+            first = job.describe(job.units[0].indices)
             click.echo(f"{job_file.path}: {job.name}: {len(job.units)} image(s), "
                        f"{job.settings.steps} steps at {job.settings.size}px, first: {first}")
     click.echo("ok")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|gpu(:\d+)?)$")
 _REWRITES = {"bf16": "auto_mixed_precision_onednn_bfloat16", "fp16": "auto_mixed_precision"}
 # bf16 is native on CPUs with these flags (Intel Cooper Lake / Sapphire Rapids, AMD Zen 4).

@@ -21,9 +21,10 @@ import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 from tensorflow.python.ops import gen_nn_ops
 
+from .config import LOGITS
+
 DEFAULT_HANDLE = "https://tfhub.dev/google/imagenet/inception_v1/classification/5"
 DEMO_MODEL_DIR = Path(__file__).parent / "demo_model"
-LOGITS = "logits"
 
 # Named models a job file or --model may use instead of a handle or a path.
 NAMED_MODELS = {"inception_v1": {"hub": DEFAULT_HANDLE}, "demo": {"path": str(DEMO_MODEL_DIR)}}

@@ -1,9 +1,9 @@
 """Objectives: what each image of a batch is optimised to maximise.
 
-An objective is a weighted sum of terms. A term names a kind (channel, neuron,
-deepdream, logit, probability) and a layer; which channel or class it targets is not
-part of it but an index passed in per image, so one traced step serves every
-channel of a layer. Every term maps activations to one score per image.
+An objective is a weighted sum of terms (:class:`fvcli.config.Term`). A term names a kind
+(channel, neuron, deepdream, logit, probability) and a layer; which channel or class it
+targets is not part of it but an index passed in per image, so one traced step serves
+every channel of a layer. Every term maps activations to one score per image.
 """
 
 from __future__ import annotations
@@ -12,56 +12,28 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from .models import LOGITS
+from .config import CLASS_KINDS, KINDS, LAYER_KINDS, UNIT_KINDS, Term, describe_terms
 
-UNIT_KINDS = ("channel", "neuron")          # one unit per channel of a layer
-CLASS_KINDS = ("logit", "probability")      # one unit per class of the logits
-LAYER_KINDS = ("deepdream",)                # one unit for the whole layer
-KINDS = UNIT_KINDS + LAYER_KINDS + CLASS_KINDS
+__all__ = ["CLASS_KINDS", "KINDS", "LAYER_KINDS", "UNIT_KINDS", "Objective", "Term",
+           "term_value"]
 
 
-@dataclass(frozen=True)
-class Term:
-    """One part of an objective; the targeted channel or class comes per image."""
-
-    kind: str
-    layer: str = LOGITS
-    weight: float = 1.0
-    negative: bool = False
-    position: tuple[int, int] | None = None  # neuron only: (y, x); centre when None
-
-    @property
-    def takes_index(self) -> bool:
-        return self.kind != "deepdream"
-
-    def tensor_key(self, use_pre_activation: bool) -> str:
-        return self.layer + "/pre" if use_pre_activation else self.layer
-
-    def describe(self, index: int | None) -> str:
-        """One line a person reads, e.g. "-channel Mixed_4b:11 (pre-ReLU)"."""
-        sign = "-" if self.negative else ""
-        weight = f"{self.weight:g} * " if self.weight != 1.0 else ""
-        target = self.layer if index is None or not self.takes_index else f"{self.layer}:{index}"
-        where = f" at y={self.position[0]}, x={self.position[1]}" if self.position else ""
-        note = " (pre-ReLU)" if self.negative and self.layer != LOGITS else ""
-        return f"{weight}{sign}{self.kind} {target}{where}{note}"
-
-    def value(self, tensor: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
-        """Unsigned, unweighted [batch] value of the term on ``tensor``."""
-        tensor = tf.cast(tensor, tf.float32)
-        if self.kind == "channel":
-            return tf.gather(tf.reduce_mean(tensor, axis=[1, 2]), index, batch_dims=1)
-        if self.kind == "neuron":
-            y, x = self.position or (tensor.shape[1] // 2, tensor.shape[2] // 2)
-            y, x = min(y, tensor.shape[1] - 1), min(x, tensor.shape[2] - 1)
-            return tf.gather(tensor[:, y, x, :], index, batch_dims=1)
-        if self.kind == "deepdream":
-            return tf.reduce_mean(tf.square(tensor), axis=[1, 2, 3])
-        if self.kind == "logit":
-            return tf.gather(tensor, index, batch_dims=1)
-        if self.kind == "probability":
-            return tf.gather(tf.nn.softmax(tensor), index, batch_dims=1)
-        raise ValueError(f"unknown objective kind {self.kind}")
+def term_value(term: Term, tensor: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
+    """Unsigned, unweighted [batch] value of ``term`` on ``tensor``."""
+    tensor = tf.cast(tensor, tf.float32)
+    if term.kind == "channel":
+        return tf.gather(tf.reduce_mean(tensor, axis=[1, 2]), index, batch_dims=1)
+    if term.kind == "neuron":
+        y, x = term.position or (tensor.shape[1] // 2, tensor.shape[2] // 2)
+        y, x = min(y, tensor.shape[1] - 1), min(x, tensor.shape[2] - 1)
+        return tf.gather(tensor[:, y, x, :], index, batch_dims=1)
+    if term.kind == "deepdream":
+        return tf.reduce_mean(tf.square(tensor), axis=[1, 2, 3])
+    if term.kind == "logit":
+        return tf.gather(tensor, index, batch_dims=1)
+    if term.kind == "probability":
+        return tf.gather(tf.nn.softmax(tensor), index, batch_dims=1)
+    raise ValueError(f"unknown objective kind {term.kind}")
 
 
 @dataclass(frozen=True)
@@ -71,7 +43,7 @@ class Objective:
     terms: tuple[Term, ...]
 
     def describe(self, indices) -> str:
-        return " + ".join(term.describe(index) for term, index in zip(self.terms, indices))
+        return describe_terms(self.terms, indices)
 
     def layers(self, network, revive: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """(layers whose activations are needed, layers whose pre-activations are needed)."""
@@ -103,11 +75,11 @@ class Objective:
             pre_key = term.tensor_key(use_pre_activation=True)
             if term.negative:
                 key = pre_key if pre_key in activations else term.layer
-                value = -term.value(activations[key], index)
+                value = -term_value(term, activations[key], index)
             else:
-                value = term.value(activations[term.layer], index)
+                value = term_value(term, activations[term.layer], index)
                 if revive and pre_key in activations:
-                    pre_value = term.value(activations[pre_key], index)
+                    pre_value = term_value(term, activations[pre_key], index)
                     value = tf.where(value > 0.0, value, pre_value)
             total += term.weight * value
         return total

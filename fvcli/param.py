@@ -7,10 +7,10 @@ square root of ImageNet's colour covariance, and mapped into [0, 1] by a sigmoid
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import tensorflow as tf
+
+from .config.settings import ParamSpec
 
 # Square root of ImageNet's colour covariance (rows: R, G, B), from Lucid.
 COLOR_CORRELATION_SQRT = np.array(
@@ -21,14 +21,14 @@ INIT_STDDEV = 0.01
 FFT_MAGIC_DIVISOR = 4.0
 
 
-@dataclass(frozen=True)
-class Parameterization:
-    """How a batch of ``size`` x ``size`` RGB images is parameterised."""
+class Parameterization(ParamSpec):
+    """A :class:`ParamSpec` with its arithmetic: initial parameters and the map from
+    parameters to images."""
 
-    size: int
-    fft: bool = True
-    decorrelate: bool = True
-    decay_power: float = 1.0
+    @classmethod
+    def of(cls, spec: ParamSpec) -> "Parameterization":
+        """The parameterisation a checked spec describes."""
+        return spec if isinstance(spec, cls) else cls(**vars(spec))
 
     def shape(self) -> tuple[int, ...]:
         """Shape of one image's parameters."""
@@ -67,7 +67,3 @@ class Parameterization:
             image = tf.reduce_sum(image[..., tf.newaxis, :] * COLOR_CORRELATION_NORMALIZED,
                                   axis=-1)
         return tf.sigmoid(image)
-
-    def describe(self) -> dict:
-        return {"fft": self.fft, "decorrelate": self.decorrelate,
-                "decay_power": self.decay_power}

@@ -16,13 +16,14 @@ work.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import tensorflow as tf
 
 from . import regularizers
+from .config import RenderSettings
 from .hardware import Device, precision_scope, resolve_device, resolve_precision
 from .objectives import Objective
 from .param import Parameterization
@@ -30,21 +31,6 @@ from .transforms import Transforms
 
 ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-8
 STEPS_PER_REPORT = 32  # progress is reported every this many steps
-
-
-@dataclass(frozen=True)
-class RenderSettings:
-    """Everything about a render that is the same for every image of a job."""
-
-    size: int = 128
-    steps: int = 512
-    learning_rate: float = 0.05
-    param: Parameterization = field(default_factory=lambda: Parameterization(128))
-    transforms: Transforms = field(default_factory=Transforms.standard)
-    regularizers: tuple[tuple[str, float], ...] = ()
-    revive: bool = True
-    precision: str = "auto"   # auto, bf16, fp16 or fp32 (see hardware.py)
-    xla: bool = False         # compile the step with XLA (faster on GPUs, not on CPUs)
 
 
 @dataclass
@@ -68,12 +54,14 @@ class Renderer:
         self.batch_size = batch_size
         self.device = device or resolve_device()
         self.precision = resolve_precision(settings.precision, self.device)
+        self.param = Parameterization.of(settings.param)
+        self.transforms = Transforms.of(settings.transforms)
         layers, pre_layers = objective.layers(network, revive=settings.revive)
-        seen_size = settings.transforms.output_size(settings.size)
+        seen_size = self.transforms.output_size(settings.size)
         self._forward = network.forward(layers, pre_layers, seen_size)
         self._evaluate_forward = network.forward(*objective.layers(network, revive=False),
                                                  settings.size)
-        param_shape = settings.param.shape()
+        param_shape = self.param.shape()
         terms = len(objective.terms)
         batch_params = tf.TensorSpec([batch_size, *param_shape], tf.float32)
         batch_indices = tf.TensorSpec([batch_size, terms], tf.int32)
@@ -91,7 +79,7 @@ class Renderer:
         started = time.perf_counter()
         terms = len(self.objective.terms)
         with self.device.scope(), precision_scope(self.precision):
-            params = tf.constant(self.settings.param.initial(range(self.batch_size)))
+            params = tf.constant(self.param.initial(range(self.batch_size)))
             indices = tf.zeros([self.batch_size, terms], tf.int32)
             seeds = tf.zeros([self.batch_size], tf.int64)
             self._evaluate(params, indices)[0].numpy()
@@ -105,7 +93,7 @@ class Renderer:
         with self.device.scope(), precision_scope(self.precision):
             indices = tf.constant(np.asarray(indices, np.int32))
             seeds_tensor = tf.constant(np.asarray(seeds, np.int64))
-            params = tf.constant(self.settings.param.initial(seeds))
+            params = tf.constant(self.param.initial(seeds))
             first_moment = tf.zeros_like(params)
             second_moment = tf.zeros_like(params)
             objective_start = self._evaluate(params, indices)[0].numpy()
@@ -126,12 +114,12 @@ class Renderer:
 
     def _score(self, params, indices):
         # Scored on the images as they are written, without transforms.
-        images = self.settings.param.to_image(params)
+        images = self.param.to_image(params)
         return self.objective.score(self._evaluate_forward(images), indices), images
 
     def _loss(self, params, indices, seeds, step):
-        images = self.settings.param.to_image(params)
-        seen = self.settings.transforms.apply(images, seeds, step, xla=self.settings.xla)
+        images = self.param.to_image(params)
+        seen = self.transforms.apply(images, seeds, step, xla=self.settings.xla)
         scores = self.objective.training_score(self._forward(seen), indices)
         scores -= regularizers.penalty(images, dict(self.settings.regularizers))
         return -tf.reduce_sum(scores)

@@ -13,9 +13,9 @@ from . import __version__
 from .hardware import Device, available_memory
 from .output import make_grid, to_uint8, write_json, write_png
 from .progress import Progress
+from .objectives import Objective
+from .plan import PlannedJob, auto_batch_size, balanced_batch_size, batches_of
 from .render import Renderer
-from .spec import Job
-from .sweep import auto_batch_size, balanced_batch_size, batches_of, units_of
 
 
 class RendererCache:
@@ -27,21 +27,21 @@ class RendererCache:
         self.device = device
         self._renderers: dict = {}
 
-    def get(self, job: Job, batch_size: int) -> Renderer:
-        key = (job.objective.terms, job.settings, batch_size)
+    def get(self, job: PlannedJob, batch_size: int) -> Renderer:
+        key = (job.terms, job.settings, batch_size)
         if key not in self._renderers:
-            self._renderers[key] = Renderer(self.network, job.objective, job.settings,
+            self._renderers[key] = Renderer(self.network, Objective(job.terms), job.settings,
                                             batch_size, self.device)
         return self._renderers[key]
 
 
-def batch_size_of(job: Job, network, device: Device) -> tuple[int, str | None]:
+def batch_size_of(job: PlannedJob, network, device: Device) -> tuple[int, str | None]:
     """The batch size ``job`` renders with, and for ``batch_size: auto`` a line saying how
     it was chosen."""
-    if job.batch_size != "auto":
-        return balanced_batch_size(len(job.units), job.batch_size), None
+    if job.spec.batch_size != "auto":
+        return balanced_batch_size(len(job.units), job.spec.batch_size), None
     seen_size = job.settings.transforms.output_size(job.settings.size)
-    layers = [term.layer for term in job.objective.terms]
+    layers = [term.layer for term in job.terms]
     per_image = network.activation_bytes(layers, seen_size)
     available = available_memory(device)
     chosen = auto_batch_size(per_image, available, device.kind)
@@ -51,11 +51,11 @@ def batch_size_of(job: Job, network, device: Device) -> tuple[int, str | None]:
     return balanced_batch_size(len(job.units), chosen), note
 
 
-def render_job(job: Job, model_record: dict, out_dir: str,
+def render_job(job: PlannedJob, model_record: dict, out_dir: str,
                renderers: RendererCache, quiet: bool = False) -> str:
     """Render every unit of ``job``; write its PNGs, grid and manifest; return its folder."""
     folder = os.path.join(out_dir, job.name)
-    units = units_of(job)
+    units = job.units
     batch_size, note = batch_size_of(job, renderers.network, renderers.device)
     renderer = renderers.get(job, batch_size)
     progress = Progress(job.name, len(units) * job.settings.steps, quiet=quiet)
@@ -88,18 +88,19 @@ def render_job(job: Job, model_record: dict, out_dir: str,
     return folder
 
 
-def manifest(job: Job, model_record: dict, units: list[dict], seconds: float,
+def manifest(job: PlannedJob, model_record: dict, units: list[dict], seconds: float,
              renderer: Renderer) -> dict:
     """The record of one job: resolved settings, model, versions, how it ran, and every
     unit."""
     return {
-        "job": {"name": job.name, "file": os.path.abspath(job.file), "line": job.line,
-                "objective": [_term_record(term) for term in job.objective.terms],
-                **job.raw},
+        "job": {"name": job.name, "file": os.path.abspath(job.spec.file),
+                "line": job.spec.line,
+                "objective": [_term_record(term) for term in job.terms],
+                **job.spec.raw},
         "model": model_record,
         "versions": {"fvcli": __version__, "tensorflow": tf.__version__,
                      "numpy": np.__version__, "python": platform.python_version()},
-        "seed": job.seed,
+        "seed": job.spec.seed,
         "precision": renderer.precision,
         "device": renderer.device.name,
         "batch_size": renderer.batch_size,

@@ -10,45 +10,21 @@ transforms depend on its own seed only, never on which batch it was rendered in.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import tensorflow as tf
+
+from .config.settings import TransformSpec
 
 PAD_VALUE = 0.5
 
 
-@dataclass(frozen=True)
-class Transforms:
-    """What each step does to the images before the network sees them."""
-
-    pad: int = 0
-    jitters: tuple[int, ...] = ()
-    scales: tuple[float, ...] = (1.0,)
-    rotate_degrees: int = 0
+class Transforms(TransformSpec):
+    """A :class:`TransformSpec` that applies itself to a batch of images."""
 
     @classmethod
-    def standard(cls) -> "Transforms":
-        """Lucid's standard transforms: pad 12, jitter 8, scale 0.90-1.10, rotate ±10, jitter 4."""
-        scales = tuple(round(0.9 + 0.02 * i, 2) for i in range(11))
-        return cls(pad=12, jitters=(8, 4), scales=scales, rotate_degrees=10)
-
-    @property
-    def is_identity(self) -> bool:
-        return (self.pad == 0 and not any(self.jitters) and set(self.scales) == {1.0}
-                and self.rotate_degrees == 0)
-
-    def output_size(self, size: int) -> int:
-        """Side of the transformed image: padded, then cropped by each jitter."""
-        return size + 2 * self.pad - sum(self.jitters)
-
-    def describe(self) -> list:
-        parts = [{"pad": self.pad}] if self.pad else []
-        parts += [{"jitter": j} for j in self.jitters]
-        if set(self.scales) != {1.0}:
-            parts.append({"scale": list(self.scales)})
-        if self.rotate_degrees:
-            parts.append({"rotate": self.rotate_degrees})
-        return parts
+    def of(cls, spec: TransformSpec) -> "Transforms":
+        """The transforms a checked spec describes."""
+        return spec if isinstance(spec, cls) else cls(**vars(spec))
 
     def apply(self, images: tf.Tensor, seeds: tf.Tensor, step: tf.Tensor,
               xla: bool = False) -> tf.Tensor:

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from fvcli.output import grid_shape, make_grid
 from fvcli.param import Parameterization
-from fvcli.spec import parse_indices
-from fvcli.sweep import (LARGEST_AUTO_BATCH, MEMORY_PER_ACTIVATION_BYTE, MEMORY_SHARE,
+from fvcli.config import parse_indices
+from fvcli.plan import (LARGEST_AUTO_BATCH, MEMORY_PER_ACTIVATION_BYTE, MEMORY_SHARE,
                          auto_batch_size, balanced_batch_size)
 from fvcli.transforms import Transforms, hash_uniform
 

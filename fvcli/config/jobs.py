@@ -1,54 +1,31 @@
-"""Job files: YAML -> validated jobs. Every error names the file, line and key.
+"""Job files: YAML -> checked job specs. Every error names the file, line and key.
 
-Checking happens in two passes. :func:`load_job_file` checks the file on its own
-(syntax, known keys, types, ranges of plain numbers); :func:`check_against_network`
-checks what needs the model (layer names, channel and class ranges). Both run before
-anything is rendered, so a bad file never leaves half-written output.
+This checks a file on its own (syntax, known keys, types, ranges of plain numbers) and
+needs no model and no TensorFlow. What needs the model (layer names, channel and class
+ranges, ``channels: all``) is checked when the specs are planned against it
+(:mod:`fvcli.plan`). Both happen before anything is rendered, so a bad file never leaves
+half-written output.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-import yaml
+from .errors import SpecError
+from .schema import (CLASS_KINDS, DEFAULTS, KINDS, LAYER_KINDS, LOGITS, PRECISIONS,
+                     SETTING_KEYS, UNIT_KINDS)
+from .settings import ParamSpec, RenderSettings, TransformSpec
+from .terms import Term
+from .yaml_lines import Located, plain, read_yaml
 
-from .hardware import PRECISIONS
-from .models import LOGITS, ModelError
-from .objectives import CLASS_KINDS, KINDS, LAYER_KINDS, UNIT_KINDS, Objective, Term
-from .param import Parameterization
-from .render import RenderSettings
-from .transforms import Transforms
-
-SETTING_KEYS = ("size", "steps", "batch_size", "seed", "learning_rate", "param", "transforms",
-                "regularizers", "revive", "precision", "xla")
 INDEX_KEYS = ("channels", "channel", "classes", "class")
 TERM_KEYS = ("objective", "layer", "channels", "channel", "classes", "class", "position",
              "negative", "sign", "weight")
 JOB_KEYS = ("name",) + TERM_KEYS + SETTING_KEYS
 TOP_KEYS = ("model", "defaults", "jobs")
-DEFAULTS = {"size": 128, "steps": 512, "batch_size": 16, "seed": 0, "learning_rate": 0.05,
-            "param": {"fft": True, "decorrelate": True, "decay_power": 1.0},
-            "transforms": "standard", "regularizers": {"l1": 0.0, "tv": 0.0, "blur": 0.0},
-            "revive": True, "precision": "auto", "xla": False}
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-class SpecError(Exception):
-    """A job file is wrong; ``str()`` is the one line to show the user."""
-
-    def __init__(self, file: str, line: int | None, key: str, problem: str):
-        where = f"{file}:{line}" if line else file
-        super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")
-
-
-@dataclass
-class Located:
-    """A value from the YAML file and where it was."""
-
-    value: object
-    line: int
 
 
 @dataclass
@@ -63,71 +40,29 @@ class WrittenTerm:
 
 
 @dataclass
-class Job:
-    """One job of a file: an objective, the units it renders, and the render settings."""
+class JobSpec:
+    """One job of a file as written and checked: its terms (layers still by the names the
+    file gives), its settings, and where it stands in the file."""
 
     name: str
     file: str
     line: int
-    objective: Objective
-    units: list[tuple[int, ...]] = field(default_factory=list)  # per unit, an index per term
+    written: list[WrittenTerm]
     settings: RenderSettings = field(default_factory=RenderSettings)
-    batch_size: int | str = 16  # or "auto": chosen from the device's memory when rendering
+    batch_size: int | str = DEFAULTS["batch_size"]  # or "auto": chosen from the device's memory when rendering
     seed: int = 0
     raw: dict = field(default_factory=dict)      # settings as resolved, for the manifest
-    written: list[WrittenTerm] = field(default_factory=list)
+
+    @property
+    def terms(self) -> tuple[Term, ...]:
+        return tuple(written.term for written in self.written)
 
 
 @dataclass
 class JobFile:
     path: str
     model: object
-    jobs: list[Job]
-
-
-# ----------------------------------------------------------------------------- YAML with lines
-
-
-def _read_yaml(path: str, text: str):
-    """Parse YAML into plain values, each dict and list item wrapped in :class:`Located`."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise SpecError(path, mark.line + 1 if mark else None, "",
-                        f"not valid YAML: {problem}") from None
-    finally:
-        loader.dispose()
-    if node is None:
-        raise SpecError(path, None, "", "the file is empty; it needs a 'jobs:' list")
-    return _located(loader, node, path)
-
-
-def _located(loader, node, path):
-    line = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        result = {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node)
-            if key in result:
-                raise SpecError(path, key_node.start_mark.line + 1, str(key), "key given twice")
-            result[key] = _located(loader, value_node, path)
-        return Located(result, line)
-    if isinstance(node, yaml.SequenceNode):
-        return Located([_located(loader, item, path) for item in node.value], line)
-    return Located(loader.construct_object(node), line)
-
-
-def _plain(located):
-    """Strip the line numbers off a Located tree."""
-    value = located.value if isinstance(located, Located) else located
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
+    jobs: list[JobSpec]
 
 
 # ----------------------------------------------------------------------------- checking
@@ -196,7 +131,7 @@ def load_job_file(path: str, overrides: dict | None = None) -> JobFile:
     except OSError as error:
         raise SpecError(path, None, "", f"cannot read the file: {error.strerror}") from None
     check = _Checker(path)
-    root = _read_yaml(path, text)
+    root = read_yaml(path, text)
     top = check.mapping(root, "", TOP_KEYS)
     if "jobs" not in top:
         check.fail(root, "jobs", "missing; the file needs a 'jobs:' list of jobs to render")
@@ -205,7 +140,7 @@ def load_job_file(path: str, overrides: dict | None = None) -> JobFile:
         check.fail(jobs_node, "jobs", "expected a non-empty list of jobs")
     defaults_node = top.get("defaults", Located({}, root.line))
     defaults = check.mapping(defaults_node, "defaults", SETTING_KEYS)
-    model = _plain(top["model"]) if "model" in top else "inception_v1"
+    model = plain(top["model"]) if "model" in top else "inception_v1"
     if "model" in top:
         _check_model(check, top["model"])
     jobs, names = [], set()
@@ -226,14 +161,14 @@ def _check_model(check: _Checker, node: Located):
     if ("hub" in spec) == ("path" in spec):
         check.fail(node, "model", "give exactly one of 'hub: HANDLE' or 'path: DIR_OR_FILE'")
     if "input_range" in spec:
-        bounds = _plain(spec["input_range"])
+        bounds = plain(spec["input_range"])
         if not (isinstance(bounds, list) and len(bounds) == 2
                 and all(isinstance(b, (int, float)) for b in bounds) and bounds[0] < bounds[1]):
             check.fail(spec["input_range"], "model.input_range",
                        f"expected [low, high] with low < high, e.g. [0, 1], got {bounds!r}")
 
 
-def _job(check: _Checker, node: Located, key: str, defaults: dict, overrides: dict) -> Job:
+def _job(check: _Checker, node: Located, key: str, defaults: dict, overrides: dict) -> JobSpec:
     spec = check.mapping(node, key, JOB_KEYS)
     merged = {**defaults, **{k: v for k, v in spec.items() if k in SETTING_KEYS}}
     settings, raw = _settings(check, merged, key, node, overrides)
@@ -251,10 +186,8 @@ def _job(check: _Checker, node: Located, key: str, defaults: dict, overrides: di
     else:
         written = [_term(check, node, key, spec, single_unit=False)]
     name = _name(check, spec, key, written)
-    job = Job(name=name, file=check.path, line=node.line,
-              objective=Objective(tuple(w.term for w in written)), settings=settings,
-              batch_size=raw["batch_size"], seed=raw["seed"], raw=raw, written=written)
-    return job
+    return JobSpec(name=name, file=check.path, line=node.line, written=written,
+                   settings=settings, batch_size=raw["batch_size"], seed=raw["seed"], raw=raw)
 
 
 def _name(check: _Checker, spec: dict, key: str, written: list[WrittenTerm]) -> str:
@@ -301,7 +234,7 @@ def _term(check: _Checker, node: Located, key: str, spec: dict, single_unit: boo
         if kind != "neuron":
             check.fail(spec["position"], f"{key}.position", "only neuron objectives take "
                        "a position")
-        value = _plain(spec["position"])
+        value = plain(spec["position"])
         if not (isinstance(value, list) and len(value) == 2
                 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
                         for v in value)):
@@ -337,7 +270,7 @@ def _indices(check, node, key, spec, kind, single_unit):
         check.fail(spec[given[1]], f"{key}.{given[1]}", f"give either '{names[0]}' or "
                    f"'{names[1]}', not both")
     located = spec[given[0]]
-    written = _plain(located)
+    written = plain(located)
     indices = parse_indices(written)
     if indices is None:
         check.fail(located, f"{key}.{given[0]}", f"cannot read {written!r}; expected "
@@ -372,25 +305,24 @@ def parse_indices(value):
 
 
 def _settings(check: _Checker, merged: dict, key: str, node: Located, overrides: dict):
-    raw = {name: _plain(merged[name]) if name in merged else DEFAULTS[name]
+    raw = {name: plain(merged[name]) if name in merged else DEFAULTS[name]
            for name in SETTING_KEYS}
 
     def where(name):
         return merged.get(name, node)
 
-    size = check.integer(where("size"), f"{key}.size", 16, 2048) if "size" in merged else 128
-    steps = check.integer(where("steps"), f"{key}.steps", 1) if "steps" in merged else 512
-    raw["batch_size"] = (_batch_size(check, where("batch_size"), f"{key}.batch_size")
-                         if "batch_size" in merged else 16)
-    raw["seed"] = check.integer(where("seed"), f"{key}.seed", 0) if "seed" in merged else 0
-    rate = (check.number(where("learning_rate"), f"{key}.learning_rate", 1e-9)
-            if "learning_rate" in merged else 0.05)
-    revive = check.boolean(where("revive"), f"{key}.revive") if "revive" in merged else True
-    precision = (check.choice(where("precision"), f"{key}.precision", PRECISIONS)
-                 if "precision" in merged else "auto")
-    xla = check.boolean(where("xla"), f"{key}.xla") if "xla" in merged else False
-    raw.update(size=size, steps=steps, learning_rate=rate, revive=revive,
-               precision=precision, xla=xla)
+    checks = {
+        "size": lambda at, name: check.integer(at, name, 16, 2048),
+        "steps": lambda at, name: check.integer(at, name, 1),
+        "batch_size": lambda at, name: _batch_size(check, at, name),
+        "seed": lambda at, name: check.integer(at, name, 0),
+        "learning_rate": lambda at, name: check.number(at, name, 1e-9),
+        "revive": check.boolean,
+        "precision": lambda at, name: check.choice(at, name, PRECISIONS),
+        "xla": check.boolean,
+    }
+    for name, checked in checks.items():
+        raw[name] = checked(where(name), f"{key}.{name}") if name in merged else DEFAULTS[name]
     for name, value in overrides.items():
         if value is not None:
             raw[name] = value
@@ -416,9 +348,9 @@ def _batch_size(check, located, key) -> int | str:
     return check.integer(located, key, 1, 1024)
 
 
-def _param(check, located, key, value, size) -> Parameterization:
+def _param(check, located, key, value, size) -> ParamSpec:
     if value in ("fft", "pixel"):
-        return Parameterization(size, fft=value == "fft")
+        return ParamSpec(size, fft=value == "fft")
     if not isinstance(value, dict):
         check.fail(located, key, f"expected fft, pixel, or a mapping like "
                    f"{{fft: true, decorrelate: true, decay_power: 1.0}}, got {value!r}")
@@ -432,14 +364,14 @@ def _param(check, located, key, value, size) -> Parameterization:
         check.fail(located, key, "fft and decorrelate are true or false")
     if isinstance(decay, bool) or not isinstance(decay, (int, float)) or decay < 0:
         check.fail(located, f"{key}.decay_power", f"expected a number >= 0, got {decay!r}")
-    return Parameterization(size, fft=fft, decorrelate=decorrelate, decay_power=float(decay))
+    return ParamSpec(size, fft=fft, decorrelate=decorrelate, decay_power=float(decay))
 
 
-def _transforms(check, located, key, value) -> Transforms:
+def _transforms(check, located, key, value) -> TransformSpec:
     if value == "standard":
-        return Transforms.standard()
+        return TransformSpec.standard()
     if value in ("none", None, []):
-        return Transforms()
+        return TransformSpec()
     if not isinstance(value, list):
         check.fail(located, key, f"expected standard, none, or a list like [{{pad: 12}}, "
                    f"{{jitter: 8}}, {{scale: [0.9, 1.1]}}, {{rotate: 10}}], got {value!r}")
@@ -471,7 +403,7 @@ def _transforms(check, located, key, value) -> Transforms:
         else:
             check.fail(located, key, f"unknown transform {name!r}; expected pad, jitter, "
                        "scale or rotate")
-    return Transforms(pad=pad, jitters=tuple(jitters), scales=tuple(scales),
+    return TransformSpec(pad=pad, jitters=tuple(jitters), scales=tuple(scales),
                       rotate_degrees=rotate)
 
 
@@ -487,61 +419,3 @@ def _regularizers(check, located, key, value) -> dict:
             check.fail(located, f"{key}.{name}", f"expected a weight >= 0, got {weight!r}")
         weights[name] = float(weight)
     return weights
-
-
-# ----------------------------------------------------------------------------- model checks
-
-
-def check_against_network(job_file: JobFile, network) -> None:
-    """Resolve layer names and channel/class lists against ``network`` and fill in each
-    job's units. Raises SpecError on the first problem."""
-    for job in job_file.jobs:
-        resolved_terms, per_term = [], []
-        for written in job.written:
-            line, key = written.where
-            layer_line = written.lines.get("layer", line)
-            term = written.term
-            try:
-                layer = network.layer(term.layer)
-            except ModelError as error:
-                raise SpecError(job_file.path, layer_line, f"{key}.layer", str(error)) from None
-            if term.kind != "deepdream" and term.kind not in CLASS_KINDS and not layer.is_spatial:
-                raise SpecError(job_file.path, layer_line, f"{key}.layer",
-                                f"{layer.name} has no spatial map; use a convolutional layer")
-            if term.kind == "deepdream" and not layer.is_spatial:
-                raise SpecError(job_file.path, layer_line, f"{key}.layer",
-                                f"deepdream needs a convolutional layer, not {layer.name}")
-            if term.position and layer.is_spatial:
-                _check_position(job_file.path, written.lines.get("position", line), key,
-                                term.position, network, layer, job.settings.size)
-            resolved_terms.append(replace(term, layer=layer.name))
-            per_term.append(_resolve_indices(job_file.path, line, key, written, layer))
-        job.objective = Objective(tuple(resolved_terms))
-        if len(per_term) == 1:
-            job.units = [(index,) for index in per_term[0]]
-        else:
-            job.units = [tuple(indices[0] for indices in per_term)]
-
-
-def _resolve_indices(path, line, key, written: WrittenTerm, layer) -> list[int]:
-    if written.indices is None:
-        return [0]
-    count = layer.channels
-    what = "classes" if written.term.kind in CLASS_KINDS else "channels"
-    if written.indices == "all":
-        return list(range(count))
-    for index in written.indices:
-        if index >= count:
-            raise SpecError(path, written.lines.get(written.index_key, line),
-                            f"{key}.{written.index_key}",
-                            f"{index} is out of range; {layer.name} has {what} 0-{count - 1}")
-    return list(written.indices)
-
-
-def _check_position(path, line, key, position, network, layer, size):
-    height, width = network.spatial_size(layer.name, size)
-    y, x = position
-    if y >= height or x >= width:
-        raise SpecError(path, line, f"{key}.position",
-                        f"[{y}, {x}] is outside {layer.name}'s {height}x{width} map at "
-                        f"{size}px; expected y < {height} and x < {width}")

@@ -1,0 +1,11 @@
+"""The one error a job file can raise."""
+
+from __future__ import annotations
+
+
+class SpecError(Exception):
+    """A job file is wrong; ``str()`` is the one line to show the user."""
+
+    def __init__(self, file: str, line: int | None, key: str, problem: str):
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")

@@ -1,0 +1,69 @@
+"""Render settings as checked data: the image's parameterisation, its transforms and the
+rest of what is the same for every image of a job. The engine adds the arithmetic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """How a batch of ``size`` x ``size`` RGB images is parameterised."""
+
+    size: int
+    fft: bool = True
+    decorrelate: bool = True
+    decay_power: float = 1.0
+
+    def describe(self) -> dict:
+        return {"fft": self.fft, "decorrelate": self.decorrelate,
+                "decay_power": self.decay_power}
+
+
+@dataclass(frozen=True)
+class TransformSpec:
+    """What each step does to the images before the network sees them."""
+
+    pad: int = 0
+    jitters: tuple[int, ...] = ()
+    scales: tuple[float, ...] = (1.0,)
+    rotate_degrees: int = 0
+
+    @classmethod
+    def standard(cls):
+        """Lucid's standard transforms: pad 12, jitter 8, scale 0.90-1.10, rotate ±10, jitter 4."""
+        scales = tuple(round(0.9 + 0.02 * i, 2) for i in range(11))
+        return cls(pad=12, jitters=(8, 4), scales=scales, rotate_degrees=10)
+
+    @property
+    def is_identity(self) -> bool:
+        return (self.pad == 0 and not any(self.jitters) and set(self.scales) == {1.0}
+                and self.rotate_degrees == 0)
+
+    def output_size(self, size: int) -> int:
+        """Side of the transformed image: padded, then cropped by each jitter."""
+        return size + 2 * self.pad - sum(self.jitters)
+
+    def describe(self) -> list:
+        parts = [{"pad": self.pad}] if self.pad else []
+        parts += [{"jitter": j} for j in self.jitters]
+        if set(self.scales) != {1.0}:
+            parts.append({"scale": list(self.scales)})
+        if self.rotate_degrees:
+            parts.append({"rotate": self.rotate_degrees})
+        return parts
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """Everything about a render that is the same for every image of a job."""
+
+    size: int = 128
+    steps: int = 512
+    learning_rate: float = 0.05
+    param: ParamSpec = field(default_factory=lambda: ParamSpec(128))
+    transforms: TransformSpec = field(default_factory=TransformSpec.standard)
+    regularizers: tuple[tuple[str, float], ...] = ()
+    revive: bool = True
+    precision: str = "auto"   # auto, bf16, fp16 or fp32 (see hardware.py)
+    xla: bool = False         # compile the step with XLA (faster on GPUs, not on CPUs)

@@ -1,0 +1,189 @@
+"""Planning: checked job specs + a network -> jobs resolved into units, and units into
+batches.
+
+Resolving checks what needs the model (layer names, channel and class ranges,
+``channels: all``, neuron positions) and fills in each job's units. A unit is one image to
+render: one channel of a channel sweep, one class, or the single image of a weighted sum.
+Units of a job are split into batches of equal size (the last one padded by repeating its
+final unit), so every batch of a job has one shape and the renderer traces once per job
+shape, never for a leftover partial batch.
+
+The network is used through its layer table only; this module does not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field, replace
+
+from .config import CLASS_KINDS, JobFile, JobSpec, SpecError, Term, WrittenTerm, describe_terms
+
+
+@dataclass
+class PlannedJob:
+    """A job resolved against a model: its terms name the model's layers, and its units
+    are known."""
+
+    spec: JobSpec
+    terms: tuple[Term, ...]
+    units: list["Unit"] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def settings(self):
+        return self.spec.settings
+
+    def describe(self, indices) -> str:
+        return describe_terms(self.terms, indices)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One image of a job."""
+
+    job: PlannedJob
+    number: int                  # position in the job, from 0
+    indices: tuple[int, ...]     # channel or class per objective term
+    seed: int
+
+    @property
+    def file_stem(self) -> str:
+        """A file name a person can find: Mixed_4b_0011, class_0208, deepdream_Mixed_4c."""
+        terms = self.job.terms
+        if len(terms) > 1:
+            return f"{self.job.name}_{self.number:04d}"
+        term, index = terms[0], self.indices[0]
+        layer = term.layer.replace("/", "_")
+        suffix = "_neg" if term.negative else ""
+        if term.kind in CLASS_KINDS:
+            return f"class_{index:04d}{suffix}"
+        if term.kind == "deepdream":
+            return f"deepdream_{layer}{suffix}"
+        if term.kind == "neuron" and term.position:
+            return f"{layer}_{index:04d}_y{term.position[0]}x{term.position[1]}{suffix}"
+        return f"{layer}_{index:04d}{suffix}"
+
+    def record(self) -> dict:
+        """What the manifest says about this unit's target."""
+        terms = self.job.terms
+        info = {"description": self.job.describe(self.indices), "seed": self.seed}
+        if len(terms) == 1:
+            term, index = terms[0], self.indices[0]
+            info["layer"] = term.layer
+            if term.kind in CLASS_KINDS:
+                info["class"] = index
+            elif term.kind != "deepdream":
+                info["channel"] = index
+        return info
+
+
+def unit_seed(job_seed: int, number: int) -> int:
+    """A per-unit seed that depends only on the job seed and the unit's position."""
+    return zlib.crc32(f"{job_seed}:{number}".encode()) & 0x7FFFFFFF
+
+
+# ----------------------------------------------------------------------------- resolving
+
+
+def plan_job_file(job_file: JobFile, network) -> list[PlannedJob]:
+    """Resolve every job of ``job_file`` against ``network``; raises SpecError on the first
+    problem."""
+    return [plan_job(job_file.path, spec, network) for spec in job_file.jobs]
+
+
+def plan_job(path: str, spec: JobSpec, network) -> PlannedJob:
+    """Resolve layer names and channel/class lists of one job and list its units."""
+    from .models import ModelError  # the layer table's error; models imports TensorFlow
+
+    resolved_terms, per_term = [], []
+    for written in spec.written:
+        line, key = written.where
+        layer_line = written.lines.get("layer", line)
+        term = written.term
+        try:
+            layer = network.layer(term.layer)
+        except ModelError as error:
+            raise SpecError(path, layer_line, f"{key}.layer", str(error)) from None
+        _check_layer_kind(path, layer_line, key, term, layer)
+        if term.position and layer.is_spatial:
+            _check_position(path, written.lines.get("position", line), key,
+                            term.position, network, layer, spec.settings.size)
+        resolved_terms.append(replace(term, layer=layer.name))
+        per_term.append(_resolve_indices(path, line, key, written, layer))
+    job = PlannedJob(spec=spec, terms=tuple(resolved_terms))
+    if len(per_term) == 1:
+        targets = [(index,) for index in per_term[0]]
+    else:
+        targets = [tuple(indices[0] for indices in per_term)]
+    job.units = [Unit(job=job, number=n, indices=indices, seed=unit_seed(spec.seed, n))
+                 for n, indices in enumerate(targets)]
+    return job
+
+
+def _check_layer_kind(path, line, key, term: Term, layer) -> None:
+    if term.kind != "deepdream" and term.kind not in CLASS_KINDS and not layer.is_spatial:
+        raise SpecError(path, line, f"{key}.layer",
+                        f"{layer.name} has no spatial map; use a convolutional layer")
+    if term.kind == "deepdream" and not layer.is_spatial:
+        raise SpecError(path, line, f"{key}.layer",
+                        f"deepdream needs a convolutional layer, not {layer.name}")
+
+
+def _resolve_indices(path, line, key, written: WrittenTerm, layer) -> list[int]:
+    if written.indices is None:
+        return [0]
+    count = layer.channels
+    what = "classes" if written.term.kind in CLASS_KINDS else "channels"
+    if written.indices == "all":
+        return list(range(count))
+    for index in written.indices:
+        if index >= count:
+            raise SpecError(path, written.lines.get(written.index_key, line),
+                            f"{key}.{written.index_key}",
+                            f"{index} is out of range; {layer.name} has {what} 0-{count - 1}")
+    return list(written.indices)
+
+
+def _check_position(path, line, key, position, network, layer, size):
+    height, width = network.spatial_size(layer.name, size)
+    y, x = position
+    if y >= height or x >= width:
+        raise SpecError(path, line, f"{key}.position",
+                        f"[{y}, {x}] is outside {layer.name}'s {height}x{width} map at "
+                        f"{size}px; expected y < {height} and x < {width}")
+
+
+# ----------------------------------------------------------------------------- batches
+
+# An image in flight holds its activations, their pre-ReLU values and their gradients,
+# plus the workspace of the convolutions: about this many times the forward activations
+# (measured by `make bench` as peak RSS per image on InceptionV1 up to Mixed_4b).
+MEMORY_PER_ACTIVATION_BYTE = 4
+# Use at most this share of the free memory, leaving room for the model and the rest.
+MEMORY_SHARE = 0.5
+# Beyond these batches throughput stops rising (CPU: measured by `make bench`).
+LARGEST_AUTO_BATCH = {"cpu": 32, "gpu": 256}
+
+
+def balanced_batch_size(units: int, batch_size: int) -> int:
+    """The smallest batch size that covers ``units`` in as many batches as ``batch_size``
+    would: 20 units at batch 16 run as 2 x 10, not 16 + 4 padded to 16."""
+    batches = math.ceil(units / batch_size)
+    return math.ceil(units / batches)
+
+
+def auto_batch_size(activation_bytes: int, available_bytes: int, device_kind: str) -> int:
+    """The batch size ``batch_size: auto`` picks: as many images as fit in a share of the
+    device's free memory, at most where throughput stops rising."""
+    per_image = max(1, activation_bytes * MEMORY_PER_ACTIVATION_BYTE)
+    fits = int(available_bytes * MEMORY_SHARE // per_image)
+    return max(1, min(fits, LARGEST_AUTO_BATCH[device_kind]))
+
+
+def batches_of(units: list[Unit], size: int) -> list[list[Unit]]:
+    """Consecutive batches of ``size`` units; the caller pads the last one."""
+    return [units[i:i + size] for i in range(0, len(units), size)]
