@@ -190,33 +190,6 @@ def conv_reference(precision: str) -> dict:
             "gflops_per_s": round(flops / statistics.median(runs) / 1e9, 1)}
 
 
-def forward_conv_flops(network, layer: str, size: int) -> int:
-    """Multiply-adds x 2 of the convolutions and matrix products from the image to
-    ``layer`` for one ``size`` px image (or the model's own size, where it resizes to
-    it), read off the graph's static shapes."""
-    forward = network.forward((layer,), (), size)
-    size = forward._feed_size
-    graph = forward._pruned.graph
-    fetched = {tensor.op.name for tensor in forward._pruned.outputs}
-    wanted = tf.compat.v1.graph_util.extract_sub_graph(graph.as_graph_def(), list(fetched))
-    keep = {node.name for node in wanted.node}
-    with tf.Graph().as_default() as fixed:
-        images = tf.compat.v1.placeholder(tf.float32, [1, size, size, 3])
-        tf.graph_util.import_graph_def(
-            wanted, input_map={network.input_name + ":0": images}, name="")
-    flops = 0
-    for op in fixed.get_operations():
-        if op.name not in keep or op.type not in ("Conv2D", "MatMul"):
-            continue
-        out = op.outputs[0].shape
-        kernel = op.inputs[1].shape
-        if op.type == "Conv2D":
-            flops += 2 * out[1] * out[2] * out[3] * kernel[0] * kernel[1] * kernel[2]
-        else:
-            flops += 2 * out[-1] * kernel[0]
-    return int(flops)
-
-
 def op_profile(network, precision: str, batch: int, steps: int) -> dict:
     """Share of op time per op type in a default-pipeline render, from the TF profiler."""
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
@@ -324,12 +297,12 @@ def main():
                 emit(op_profile(network, precision, 8, 16))
         seen = Transforms.standard().output_size(SIZE)
         emit({"measure": "flops", "layer": LAYER, "fed_size": seen,
-              "forward_gflop_per_image": round(forward_conv_flops(network, LAYER, seen) / 1e9,
+              "forward_gflop_per_image": round(network.forward_flops(LAYER, seen) / 1e9,
                                                3),
               "pixel_forward_gflop_per_image":
-                  round(forward_conv_flops(network, LAYER, SIZE) / 1e9, 3),
+                  round(network.forward_flops(LAYER, SIZE) / 1e9, 3),
               "logits_forward_gflop_per_image":
-                  round(forward_conv_flops(network, "logits", seen) / 1e9, 3),
+                  round(network.forward_flops("logits", seen) / 1e9, 3),
               "activation_mib_per_image": round(network.activation_bytes([LAYER], seen) / 2**20,
                                                 1)})
         emit(traces_over_three_batches(network))

@@ -131,6 +131,15 @@ class Network:
                 elements += math.prod(layer.shape) * (scale if layer.is_spatial else 1.0)
         return int(elements * 4)
 
+    def forward_flops(self, layer_name: str, size: int) -> int:
+        """Multiply-adds x 2 of the convolutions and matrix products from the image to
+        ``layer_name`` for one ``size`` px image (or the model's own size, where it resizes
+        to it), read off the graph's static shapes. What a unit of that layer costs."""
+        key = ("flops", layer_name, size)
+        if key not in self._forward_cache:
+            self._forward_cache[key] = self.forward((layer_name,), (), size).flops()
+        return self._forward_cache[key]
+
     def spatial_size(self, layer_name: str, size: int) -> tuple[int, int]:
         """Height and width of a layer's map for ``size`` px images."""
         probe = self.forward((layer_name,), (), size)(tf.zeros([1, size, size, 3]))
@@ -181,6 +190,27 @@ class Forward:
         """True when images are resized to the model's fixed input size before the network."""
         return self._feed_size != self.size
 
+    def flops(self) -> int:
+        """Multiply-adds x 2 of the convolutions and matrix products of one image."""
+        wanted = _sub_graph(self._pruned.graph.as_graph_def(),
+                            [tensor.op.name for tensor in self._pruned.outputs])
+        keep = {node.name for node in wanted.node}
+        with tf.Graph().as_default() as fixed:
+            images = tf.compat.v1.placeholder(tf.float32, [1, self._feed_size,
+                                                           self._feed_size, 3])
+            tf.graph_util.import_graph_def(
+                wanted, input_map={self.network.input_name + ":0": images}, name="")
+        total = 0
+        for op in fixed.get_operations():
+            if op.name not in keep or op.type not in ("Conv2D", "MatMul"):
+                continue
+            out, kernel = op.outputs[0].shape, op.inputs[1].shape
+            if op.type == "Conv2D":
+                total += 2 * out[1] * out[2] * out[3] * kernel[0] * kernel[1] * kernel[2]
+            else:
+                total += 2 * out[-1] * kernel[0]
+        return int(total)
+
     def __call__(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         if images.shape[1] != self._feed_size:
             images = tf.image.resize(images, [self._feed_size, self._feed_size])
@@ -229,6 +259,23 @@ def _max_pool_gradient(op, gradient):
     pooled = gen_nn_ops.max_pool(images, **attributes)
     pooled.op._set_attr("_fvcli_recomputed", tf.compat.v1.AttrValue(b=True))
     return gen_nn_ops.max_pool_grad(images, pooled, gradient, **attributes)
+
+
+def _sub_graph(graph_def, output_names: list[str]):
+    """The part of ``graph_def`` that ``output_names`` depend on."""
+    nodes = {node.name: node for node in graph_def.node}
+    keep, todo = set(), list(output_names)
+    while todo:
+        name = todo.pop()
+        if name in keep or name not in nodes:
+            continue
+        keep.add(name)
+        todo.extend(source.lstrip("^").split(":")[0] for source in nodes[name].input)
+    sub = tf.compat.v1.GraphDef()
+    sub.node.extend(node for node in graph_def.node if node.name in keep)
+    sub.library.CopyFrom(graph_def.library)
+    sub.versions.CopyFrom(graph_def.versions)
+    return sub
 
 
 def _relax_input(graph_def, input_name: str):
