@@ -1,7 +1,9 @@
 """The command line: parsing, reporting and exit codes; the work happens elsewhere.
 
 Exit codes: 0 done, 2 bad usage or a bad job file (nothing was written), 1 a failure
-while running.
+while running, 75 stopped by SIGTERM and 130 by Ctrl-C (run again to finish).
+TensorFlow is imported only by the commands that need a model (render, validate, layers,
+model fetch); --help, collect, status and slurm answer without it.
 """
 
 from __future__ import annotations
@@ -102,11 +104,16 @@ def main():
       fvcli layers                         what can I visualise? names, shapes, channels
       fvcli validate jobs.yaml             check a job file against the model, render nothing
       fvcli render jobs.yaml --out renders one folder per job: grid.png, units/, manifest.json
+      fvcli render jobs.yaml --shard 2/8   one eighth of the units (resumes what is done)
+      fvcli status renders                 units done / total per job, time left
+      fvcli collect renders                grids, manifests and renders/index.html
+      fvcli slurm jobs.yaml --shards 64    an sbatch script for a Slurm array sweep
       fvcli model fetch                    download the default model for offline use
 
     The default model is InceptionV1 from TF-Hub; `--model demo` uses the small texture
-    classifier built into fvcli, which needs no download. Exit codes: 0 done, 2 bad usage
-    or job file (nothing written), 1 failure while running.
+    classifier built into fvcli, which needs no download. Exit codes: 0 done, 1 failure
+    while running, 2 bad usage or job file (nothing written), 75 stopped by SIGTERM and
+    130 by Ctrl-C (finished units kept; run again to finish).
     """
 
 
@@ -126,36 +133,128 @@ def main():
               help="Where to render: auto (first GPU if any, else CPU), cpu, gpu or gpu:N.")
 @click.option("--xla/--no-xla", default=None,
               help=SETTINGS["xla"].help)
+@click.option("--shard", metavar="I/N",
+              help="Render only shard I of N (1 <= I <= N) of the units, split by estimated "
+                   "cost. Under a Slurm array it is taken from SLURM_ARRAY_TASK_ID.")
+@click.option("--force", is_flag=True,
+              help="Render units again even when they are on disk with the same settings.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def render(job_files, out, model, steps, size, batch_size, seed, precision, device, xla,
-           quiet):
+           shard, force, quiet):
     """Render every job of JOB_FILES into OUT/<job name>/.
 
     Every job file is checked against the model and the device first; if any is wrong
-    nothing is rendered. Each job writes grid.png (all its images, in order), units/
-    (one PNG per channel or class, e.g. Mixed_4b_0011.png) and manifest.json (settings,
-    model, precision, device, versions, and per image its objective before and after).
+    nothing is rendered. Each unit (a channel, a class, ...) is written the moment it is
+    rendered: units/<unit>.png and its record units/<unit>.json. When all units of a job
+    are on disk, the job's grid.png and manifest.json and OUT/index.html are written.
+
+    \b
+    Resuming: units already on disk with the same settings are skipped, so running the
+    same command again after a kill or a change renders only what is missing or changed.
+    A run that finds another run of the same job files into OUT (and shard) still going
+    exits 0 at once, which makes it safe to start from cron.
+
+    \b
+    Exit codes: 0 done (or already running), 1 failure while running, 2 bad usage or job
+    file (nothing written), 75 stopped by SIGTERM (run again to finish), 130 stopped by
+    Ctrl-C. Either stop keeps every finished unit and writes nothing partial.
     """
     overrides = {"steps": steps, "size": size, "batch_size": batch_size, "seed": seed,
                  "precision": precision, "xla": xla}
-    checked = _load_checked(job_files, model, overrides)
-    render_device = _check_hardware(device, checked)
-    from .models import resolve_model_spec
-    from .runner import RendererCache, render_job
+    from .stopping import StopSignals
 
+    with StopSignals() as stop:
+        chosen_shard, shard_note = _shard(shard)
+        lock = _run_lock(out, job_files, chosen_shard)
+        if os.path.isdir(out) and not lock.acquire(wait=False):
+            _already_running(lock, job_files, out)
+        checked = _load_checked(job_files, model, overrides)
+        render_device = _check_hardware(device, checked)
+        if not lock.acquire(wait=False):
+            _already_running(lock, job_files, out)
+        if shard_note and not quiet:
+            click.echo(f"fvcli: {shard_note}", err=True)
+        _render_checked(checked, render_device, out, chosen_shard, force, quiet, stop)
+
+
+def _render_checked(checked, device, out, shard, force, quiet, stop) -> None:
+    from .models import resolve_model_spec
+    from .runner import RendererCache, SweepRunner
+
+    label = f"shard {shard}" if shard.count > 1 else "render"
+    done = shard_total = skipped = 0
     try:
         for _job_file, jobs, network, model_spec in checked:
             record = {"source": network.description, "fingerprint": network.fingerprint,
                       "spec": resolve_model_spec(model_spec)}
-            renderers = RendererCache(network, render_device)
-            for job in jobs:
-                folder = render_job(job, record, out, renderers, quiet=quiet)
-                click.echo(os.path.join(folder, "grid.png"))
+            runner = SweepRunner(RendererCache(network, device), out, record,
+                                 should_stop=stop, quiet=quiet)
+            report = runner.run(jobs, shard, force=force, label=label)
+            done, shard_total = done + report.rendered, shard_total + report.shard_units
+            skipped += report.skipped
+            for grid in report.grids:
+                click.echo(grid)
+            if report.stopped:
+                break
     except KeyboardInterrupt:
-        _fail("interrupted; finished jobs are complete, the current one is not", 130)
+        _fail("interrupted at once; the batch in flight is lost, everything before it is "
+              "kept", 130)
+    except OSError as error:
+        _fail(f"cannot write {error.filename or out}: {error.strerror}", EXIT_FAILURE)
     except Exception as error:  # one line for the user, not a traceback
         _fail(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
               EXIT_FAILURE)
+    if stop():
+        _fail(f"stopped by {stop.name}: {label} rendered {done} units this run, "
+              f"{skipped} were already done, of {shard_total}; nothing partial was written. "
+              "Run the same command again to finish.", stop.exit_code)
+
+
+def _shard(option: str | None):
+    """The shard to render, from --shard or from a Slurm array's variables, and a line
+    saying where it came from."""
+    from .plan import Shard
+
+    if option:
+        try:
+            return Shard.parse(option), None
+        except ValueError as error:
+            _fail(f"--shard: {error}", EXIT_BAD_INPUT)
+    task = os.environ.get("SLURM_ARRAY_TASK_ID")
+    if task is None:
+        return Shard(), None
+    try:
+        first = int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+        count = int(os.environ.get("SLURM_ARRAY_TASK_COUNT", "1"))
+        shard = Shard(int(task) - first + 1, count)
+        Shard.parse(str(shard))
+    except ValueError:
+        _fail(f"cannot read a shard from SLURM_ARRAY_TASK_ID={task}, SLURM_ARRAY_TASK_MIN="
+              f"{os.environ.get('SLURM_ARRAY_TASK_MIN')}, SLURM_ARRAY_TASK_COUNT="
+              f"{os.environ.get('SLURM_ARRAY_TASK_COUNT')}; use an array 0-(N-1) or --shard",
+              EXIT_BAD_INPUT)
+    return shard, (f"Slurm array task {task}: rendering shard {shard} (from "
+                   "SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_MIN and SLURM_ARRAY_TASK_COUNT)")
+
+
+def _run_lock(out: str, job_files, shard):
+    """The lock a run of these job files into ``out`` holds: one per shard, so shards of a
+    sweep run side by side and a second run of the same shard (cron) sees the first."""
+    import hashlib
+
+    from .collect import STATE_FOLDER
+    from .locks import FileLock
+
+    files = "\n".join(sorted(os.path.abspath(path) for path in job_files))
+    digest = hashlib.sha1(files.encode()).hexdigest()[:12]
+    name = f"render-{digest}-shard-{shard.index}-of-{shard.count}.lock"
+    return FileLock(os.path.join(out, STATE_FOLDER, name))
+
+
+def _already_running(lock, job_files, out) -> None:
+    click.echo(f"fvcli: another run of {' '.join(job_files)} into {out} is still going "
+               f"(host and pid: {lock.holder()}); nothing to do", err=True)
+    sys.exit(0)
 
 
 def _check_hardware(device_name, checked):
@@ -169,7 +268,7 @@ def _check_hardware(device_name, checked):
     for _job_file, jobs, _network, _model in checked:
         for job in jobs:
             try:
-                resolve_precision(job.settings.precision, device)
+                job.precision = resolve_precision(job.settings.precision, device)
             except HardwareError as error:
                 _fail(f"{job.spec.file}:{job.spec.line}: {job.name}: precision: {error}",
                       EXIT_BAD_INPUT)
@@ -233,3 +332,107 @@ def fetch(handle):
     except ModelError as error:
         _fail(str(error), error.exit_code)
     click.echo(folder)
+
+
+@main.command("collect")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+def collect_command(out_dir):
+    """Build each job's grid.png and manifest.json, and OUT_DIR/index.html, from the unit
+    files that render runs (all shards of a sweep) left in OUT_DIR.
+
+    A job shows the units of the job as it was last rendered; units not rendered yet are
+    grey tiles in its grid and listed under "missing" in its manifest. Open
+    OUT_DIR/index.html in a browser: a contact sheet per job and per layer, every image
+    labelled with its unit and objective value. Renders run this themselves when a job
+    is complete; run it by hand to see a sweep that is still going.
+    """
+    from .collect import collect
+
+    if not os.path.isdir(out_dir):
+        _fail(f"{out_dir}: no such folder", EXIT_BAD_INPUT)
+    views = collect(out_dir)
+    if not views:
+        _fail(f"{out_dir}: no rendered jobs here (no <job>/job.json); render into it first",
+              EXIT_BAD_INPUT)
+    for view in views:
+        if view.done:
+            click.echo(os.path.join(out_dir, view.name, "grid.png"))
+    click.echo(os.path.join(out_dir, "index.html"))
+
+
+@main.command()
+@click.argument("target", type=click.Path(exists=True))
+@click.option("--out", "-o", default="renders", show_default=True,
+              type=click.Path(file_okay=False),
+              help="With a job file: the folder it renders into.")
+def status(target, out):
+    """How far a sweep is: per job, units done / total, failed, and the render time left.
+
+    TARGET is an output folder, or a job file whose jobs are looked up in --out. The time
+    left is estimated from the units already rendered, for one worker; divide by the
+    number of shards running side by side.
+    """
+    from .collect import job_names, read_job
+    from .config import SpecError, load_job_file
+    from .status import status_table
+
+    if os.path.isdir(target):
+        out, names = target, job_names(target)
+    else:
+        try:
+            names = [job.name for job in load_job_file(target).jobs]
+        except SpecError as error:
+            _fail(str(error), EXIT_BAD_INPUT)
+    views = [view for view in (read_job(out, name) for name in names) if view is not None]
+    if not views:
+        _fail(f"{out}: nothing rendered here yet (no <job>/job.json)", EXIT_BAD_INPUT)
+    for line in status_table(views):
+        click.echo(line)
+
+
+@main.command()
+@click.argument("job_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--shards", type=click.IntRange(1, 100_000), required=True,
+              help="Number of array tasks; the units are split between them by cost.")
+@click.option("--out", "-o", default="renders", show_default=True,
+              type=click.Path(file_okay=False), help="Output folder, shared by all tasks.")
+@click.option("--partition", help="sbatch --partition.")
+@click.option("--time", "time_limit", help="sbatch --time per task, e.g. 4:00:00.")
+@click.option("--gpus", help="sbatch --gpus per task.")
+@click.option("--cpus", help="sbatch --cpus-per-task.")
+@click.option("--mem", help="sbatch --mem per task, e.g. 16G.")
+@click.option("--account", help="sbatch --account.")
+@click.option("--extra", default="", help="More sbatch options, e.g. '--qos=long'.")
+@click.option("--submit", is_flag=True, help="Run the script (sbatch) and print the job ids.")
+def slurm(job_file, shards, out, partition, time_limit, gpus, cpus, mem, account, extra,
+          submit):
+    """Print an sbatch script that sweeps JOB_FILE over a Slurm array.
+
+    The script submits SHARDS render tasks (each renders its shard of the units and
+    resumes whatever is already on disk) and one collect task that runs after all of them
+    and writes the grids, manifests and OUT/index.html. Save it, add your site's module
+    loads, and run it with bash; or pass --submit.
+    """
+    import subprocess
+
+    from .config import SpecError, load_job_file
+    from .slurm import sbatch_script
+
+    try:
+        load_job_file(job_file)
+    except SpecError as error:
+        _fail(str(error), EXIT_BAD_INPUT)
+    resources = {"partition": partition, "time": time_limit, "gpus": gpus,
+                 "cpus_per_task": cpus, "mem": mem, "account": account}
+    script = sbatch_script(job_file, out, shards, resources, extra)
+    if not submit:
+        click.echo(script, nl=False)
+        return
+    try:
+        result = subprocess.run(["bash", "-s"], input=script, text=True, capture_output=True)
+    except OSError as error:
+        _fail(f"cannot run bash: {error.strerror}", EXIT_FAILURE)
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        _fail(f"sbatch failed: {reason}", EXIT_FAILURE)
+    click.echo(result.stdout, nl=False)

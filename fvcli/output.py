@@ -10,23 +10,45 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
+import struct
 import tempfile
+import zlib
 
 import imageio.v3 as iio
 import numpy as np
 
 GRID_GAP = 2
 GRID_BACKGROUND = 255
+MISSING_TILE = 224  # light grey where a unit of the grid is not rendered yet
+TEMPORARY_PREFIX = ".tmp-"
+TEMPORARY_SUFFIX = ".part"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def temporary_prefix() -> str:
+    """Prefix of this process's temporary files: host and pid, so that a later run can
+    tell a file left by a killed process from one another process is still writing."""
+    return f"{TEMPORARY_PREFIX}{socket.gethostname()}-{os.getpid()}-"
 
 
 def write_atomic(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
+    write_atomic_stream(path, lambda stream: stream.write(data))
+
+
+def write_atomic_stream(path: str, write) -> None:
+    """Call ``write(stream)`` on a temporary file beside ``path``, then rename it to
+    ``path``: readers see the old file or the whole new one, never a part."""
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=temporary_prefix(),
+                                         suffix=TEMPORARY_SUFFIX)
     try:
+        os.fchmod(handle, 0o666 & ~_UMASK)  # as open() would make it, not mkstemp's 0600
         with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
+            write(stream)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
@@ -62,6 +84,28 @@ def make_grid(images: list[np.ndarray]) -> np.ndarray:
         top, left = row * (height + GRID_GAP), column * (width + GRID_GAP)
         grid[top:top + height, left:left + width] = image
     return grid
+
+
+def write_png_strips(stream, width: int, height: int, strips) -> None:
+    """Write an RGB PNG of ``width`` x ``height`` to ``stream`` from ``strips``, uint8
+    arrays [rows, width, 3] from top to bottom, compressing as they come: a grid of
+    10 000 tiles is never whole in memory."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    stream.write(b"\x89PNG\r\n\x1a\n")
+    stream.write(chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)))
+    compressor = zlib.compressobj(6)
+    for strip in strips:
+        rows = np.ascontiguousarray(strip, np.uint8).reshape(len(strip), width * 3)
+        filtered = np.zeros((len(rows), width * 3 + 1), np.uint8)  # filter byte 0: none
+        filtered[:, 1:] = rows
+        data = compressor.compress(filtered.tobytes())
+        if data:
+            stream.write(chunk(b"IDAT", data))
+    stream.write(chunk(b"IDAT", compressor.flush()))
+    stream.write(chunk(b"IEND", b""))
 
 
 def write_json(path: str, record: dict) -> None:

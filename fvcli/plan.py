@@ -1,18 +1,23 @@
-"""Planning: checked job specs + a network -> jobs resolved into units, and units into
-batches.
+"""Planning: checked job specs + a network -> jobs resolved into units; units into shards
+and batches.
 
 Resolving checks what needs the model (layer names, channel and class ranges,
 ``channels: all``, neuron positions) and fills in each job's units. A unit is one image to
 render: one channel of a channel sweep, one class, or the single image of a weighted sum.
-Units of a job are split into batches of equal size (the last one padded by repeating its
-final unit), so every batch of a job has one shape and the renderer traces once per job
-shape, never for a leftover partial batch.
+It is the unit of work: each has a seed and a fingerprint of its own, so it renders the
+same image in any batch and any shard, and a finished one is recognised on disk
+(:mod:`fvcli.store`). Shards split the units of a file by their estimated cost. Units of a
+job are split into batches of equal size (the last one padded by repeating its final
+unit), so every batch of a job has one shape and the renderer traces once per job shape,
+never for a leftover partial batch.
 
 The network is used through its layer table only; this module does not import TensorFlow.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import zlib
 from dataclasses import dataclass, field, replace
@@ -28,6 +33,20 @@ class PlannedJob:
     spec: JobSpec
     terms: tuple[Term, ...]
     units: list["Unit"] = field(default_factory=list)
+    model_fingerprint: str = ""
+    precision: str = ""   # as it will run (auto resolved on the device); "" until known
+
+    def image_settings(self) -> dict:
+        """Every setting that changes a unit's image, and none that does not (batch size,
+        device, output folder, the job's name or place in the file)."""
+        settings = self.spec.settings
+        return {"model": self.model_fingerprint,
+                "objective": [vars(term) for term in self.terms],
+                "size": settings.size, "steps": settings.steps,
+                "learning_rate": settings.learning_rate,
+                "param": settings.param.describe(), "transforms": settings.transforms.describe(),
+                "regularizers": dict(settings.regularizers), "revive": settings.revive,
+                "precision": self.precision or settings.precision}
 
     @property
     def name(self) -> str:
@@ -67,6 +86,14 @@ class Unit:
             return f"{layer}_{index:04d}_y{term.position[0]}x{term.position[1]}{suffix}"
         return f"{layer}_{index:04d}{suffix}"
 
+    @property
+    def fingerprint(self) -> str:
+        """A digest of everything that makes this unit's image what it is."""
+        identity = {**self.job.image_settings(), "indices": list(self.indices),
+                    "seed": self.seed}
+        text = json.dumps(identity, sort_keys=True, default=list)
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:24]
+
     def record(self) -> dict:
         """What the manifest says about this unit's target."""
         terms = self.job.terms
@@ -81,9 +108,11 @@ class Unit:
         return info
 
 
-def unit_seed(job_seed: int, number: int) -> int:
-    """A per-unit seed that depends only on the job seed and the unit's position."""
-    return zlib.crc32(f"{job_seed}:{number}".encode()) & 0x7FFFFFFF
+def unit_seed(job_seed: int, indices: tuple[int, ...]) -> int:
+    """A per-unit seed that depends only on the job seed and the unit's target, so a
+    channel renders the same image whichever other channels its job lists."""
+    target = ",".join(str(index) for index in indices)
+    return zlib.crc32(f"{job_seed}:{target}".encode()) & 0x7FFFFFFF
 
 
 # ----------------------------------------------------------------------------- resolving
@@ -114,12 +143,13 @@ def plan_job(path: str, spec: JobSpec, network) -> PlannedJob:
                             term.position, network, layer, spec.settings.size)
         resolved_terms.append(replace(term, layer=layer.name))
         per_term.append(_resolve_indices(path, line, key, written, layer))
-    job = PlannedJob(spec=spec, terms=tuple(resolved_terms))
+    job = PlannedJob(spec=spec, terms=tuple(resolved_terms),
+                     model_fingerprint=getattr(network, "fingerprint", ""))
     if len(per_term) == 1:
         targets = [(index,) for index in per_term[0]]
     else:
         targets = [tuple(indices[0] for indices in per_term)]
-    job.units = [Unit(job=job, number=n, indices=indices, seed=unit_seed(spec.seed, n))
+    job.units = [Unit(job=job, number=n, indices=indices, seed=unit_seed(spec.seed, indices))
                  for n, indices in enumerate(targets)]
     return job
 
@@ -140,11 +170,15 @@ def _resolve_indices(path, line, key, written: WrittenTerm, layer) -> list[int]:
     what = "classes" if written.term.kind in CLASS_KINDS else "channels"
     if written.indices == "all":
         return list(range(count))
+    seen = set()
     for index in written.indices:
+        where = (path, written.lines.get(written.index_key, line), f"{key}.{written.index_key}")
         if index >= count:
-            raise SpecError(path, written.lines.get(written.index_key, line),
-                            f"{key}.{written.index_key}",
-                            f"{index} is out of range; {layer.name} has {what} 0-{count - 1}")
+            raise SpecError(*where, f"{index} is out of range; {layer.name} has {what} "
+                            f"0-{count - 1}")
+        if index in seen:
+            raise SpecError(*where, f"{index} is listed twice; each is rendered once")
+        seen.add(index)
     return list(written.indices)
 
 
@@ -155,6 +189,49 @@ def _check_position(path, line, key, position, network, layer, size):
         raise SpecError(path, line, f"{key}.position",
                         f"[{y}, {x}] is outside {layer.name}'s {height}x{width} map at "
                         f"{size}px; expected y < {height} and x < {width}")
+
+
+# ----------------------------------------------------------------------------- shards
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Part ``index`` (1 to ``count``) of a file's units."""
+
+    index: int = 1
+    count: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    @classmethod
+    def parse(cls, text: str) -> "Shard":
+        """'2/8' -> Shard(2, 8); ValueError with a reason otherwise."""
+        parts = text.split("/")
+        if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
+            raise ValueError(f"{text!r} is not I/N, e.g. 2/8")
+        index, count = int(parts[0]), int(parts[1])
+        if not 1 <= index <= count:
+            raise ValueError(f"shard {index}/{count}: I must be from 1 to N")
+        return cls(index, count)
+
+
+def shard_units(units: list[Unit], shard: Shard, cost) -> list[Unit]:
+    """The units of ``shard``: the file's units in order, cut into ``shard.count`` runs of
+    about equal total ``cost(unit)``. A unit goes to the shard where the middle of its cost
+    falls, so every unit is in exactly one shard and shards differ by at most one unit's
+    cost. Runs keep a job's units together, so a shard traces few step functions."""
+    if shard.count == 1:
+        return list(units)
+    costs = [max(float(cost(unit)), 1e-9) for unit in units]
+    total = sum(costs)
+    chosen, before = [], 0.0
+    for unit, unit_cost in zip(units, costs):
+        middle = (before + unit_cost / 2) / total
+        if min(int(middle * shard.count), shard.count - 1) == shard.index - 1:
+            chosen.append(unit)
+        before += unit_cost
+    return chosen
 
 
 # ----------------------------------------------------------------------------- batches

@@ -1,4 +1,7 @@
-"""Progress on stderr: a redrawn bar on a terminal, plain lines in logs (cron, Slurm)."""
+"""Progress on stderr: a redrawn bar on a terminal, plain lines in logs (cron, Slurm).
+
+It counts the image-steps and units of a whole run (a shard of a sweep), so a log says how
+far the run is and how long the rest will take, not only the current batch."""
 
 from __future__ import annotations
 
@@ -9,12 +12,15 @@ PLAIN_LINE_EVERY = 10.0  # seconds between lines when stderr is not a terminal
 
 
 class Progress:
-    """Counts image-steps of one job and reports them."""
+    """Counts image-steps and finished units of one run and reports them."""
 
-    def __init__(self, label: str, total: int, quiet: bool = False, stream=None):
+    def __init__(self, label: str, total: int, quiet: bool = False, stream=None,
+                 units: int = 0):
         self.label = label
         self.total = max(1, total)
         self.done = 0
+        self.units_total = units
+        self.units_done = 0
         self.quiet = quiet
         self.stream = stream or sys.stderr
         self.is_terminal = hasattr(self.stream, "isatty") and self.stream.isatty()
@@ -22,6 +28,7 @@ class Progress:
         self._last_line = self.started
 
     def advance(self, amount: int) -> None:
+        """Count ``amount`` image-steps done."""
         self.done = min(self.total, self.done + amount)
         if self.quiet:
             return
@@ -29,30 +36,47 @@ class Progress:
         if self.is_terminal:
             filled = int(30 * self.done / self.total)
             bar = "#" * filled + "-" * (30 - filled)
-            self.stream.write(f"\r{self.label} [{bar}] {100 * self.done / self.total:3.0f}% "
-                              f"{self._eta(now)}")
+            self.stream.write(f"\r{self.label} [{bar}] {self._counts()} {self._eta(now)}")
             self.stream.flush()
         elif now - self._last_line >= PLAIN_LINE_EVERY:
             self._last_line = now
-            self.stream.write(f"{self.label}: {100 * self.done / self.total:.0f}% "
-                              f"{self._eta(now)}\n")
+            self.stream.write(f"{self.label}: {self._counts()} {self._eta(now)}\n")
             self.stream.flush()
 
+    def units_finished(self, count: int) -> None:
+        """Count ``count`` units written."""
+        self.units_done += count
+
     def say(self, message: str) -> None:
-        """One line about the job, e.g. how its batch size was chosen."""
+        """One line about the run, e.g. how a job's batch size was chosen."""
         if self.quiet:
             return
         if self.is_terminal:
             self.stream.write("\r\033[K")
-        self.stream.write(f"{self.label}: {message}\n")
+        self.stream.write(f"{message}\n")
         self.stream.flush()
 
     def finish(self, message: str) -> None:
-        self.say(message)
+        """The run's last line: ``label: message``."""
+        self.say(f"{self.label}: {message}")
+
+    def _counts(self) -> str:
+        units = f"{self.units_done}/{self.units_total} units, " if self.units_total else ""
+        return f"{units}{100 * self.done / self.total:.0f}%"
 
     def _eta(self, now: float) -> str:
         elapsed = now - self.started
         if not self.done:
-            return f"{elapsed:.0f}s"
+            return f"{format_seconds(elapsed)} elapsed"
         left = elapsed * (self.total - self.done) / self.done
-        return f"{elapsed:.0f}s elapsed, ~{left:.0f}s left"
+        return f"{format_seconds(elapsed)} elapsed, ~{format_seconds(left)} left"
+
+
+def format_seconds(seconds: float) -> str:
+    """12 -> '12s', 754 -> '12m34s', 9000 -> '2h30m'."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

@@ -33,6 +33,10 @@ ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-8
 STEPS_PER_REPORT = 32  # progress is reported every this many steps
 
 
+class RenderStopped(Exception):
+    """A render was asked to stop (a signal); nothing of its batch is kept."""
+
+
 @dataclass
 class BatchResult:
     """Rendered images of one batch and their objective before and after."""
@@ -86,9 +90,11 @@ class Renderer:
             self._run_step(params, params, params, indices, seeds, tf.constant(0))[0].numpy()
         return time.perf_counter() - started
 
-    def render(self, indices, seeds, on_steps: Callable[[int], None] | None = None
-               ) -> BatchResult:
-        """Optimise one image per row of ``indices`` ([batch, terms]) from its seed."""
+    def render(self, indices, seeds, on_steps: Callable[[int], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> BatchResult:
+        """Optimise one image per row of ``indices`` ([batch, terms]) from its seed.
+        ``should_stop`` is asked after every step; when it says yes, :class:`RenderStopped`
+        is raised."""
         started = time.perf_counter()
         with self.device.scope(), precision_scope(self.precision):
             indices = tf.constant(np.asarray(indices, np.int32))
@@ -102,6 +108,8 @@ class Renderer:
                 params, first_moment, second_moment = self._run_step(
                     params, first_moment, second_moment, indices, seeds_tensor,
                     tf.constant(step))
+                if should_stop and should_stop():
+                    raise RenderStopped(f"stopped at step {step + 1}")
                 done = step + 1
                 if on_steps and (done - reported == STEPS_PER_REPORT
                                  or done == self.settings.steps):

@@ -1,21 +1,30 @@
-"""Running checked jobs: batches through the renderer, results to files."""
+"""Running a plan, or one shard of it, through the renderer into the store.
+
+Units already on disk with their current fingerprint are skipped (unless forced); the rest
+are rendered in batches, and each unit is written the moment its batch ends. A job whose
+units are all on disk when the run ends is collected (grid, manifest, index) by this run.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
 
 from . import __version__
+from .collect import collect, read_job
 from .hardware import Device, available_memory
-from .output import make_grid, to_uint8, write_json, write_png
-from .progress import Progress
 from .objectives import Objective
-from .plan import PlannedJob, auto_batch_size, balanced_batch_size, batches_of
-from .render import Renderer
+from .output import to_uint8
+from .plan import (PlannedJob, Shard, Unit, auto_batch_size, balanced_batch_size, batches_of,
+                   shard_units)
+from .progress import Progress, format_seconds
+from .render import Renderer, RenderStopped
+from .store import JobStore
 
 
 class RendererCache:
@@ -35,11 +44,12 @@ class RendererCache:
         return self._renderers[key]
 
 
-def batch_size_of(job: PlannedJob, network, device: Device) -> tuple[int, str | None]:
-    """The batch size ``job`` renders with, and for ``batch_size: auto`` a line saying how
-    it was chosen."""
+def batch_size_of(job: PlannedJob, units: int, network, device: Device
+                  ) -> tuple[int, str | None]:
+    """The batch size ``units`` units of ``job`` render with, and for ``batch_size: auto``
+    a line saying how it was chosen."""
     if job.spec.batch_size != "auto":
-        return balanced_batch_size(len(job.units), job.spec.batch_size), None
+        return balanced_batch_size(units, job.spec.batch_size), None
     seen_size = job.settings.transforms.output_size(job.settings.size)
     layers = [term.layer for term in job.terms]
     per_image = network.activation_bytes(layers, seen_size)
@@ -48,50 +58,113 @@ def batch_size_of(job: PlannedJob, network, device: Device) -> tuple[int, str | 
     note = (f"batch_size auto -> {chosen} (about {per_image / 2**20:.0f} MiB of "
             f"activations per image at {seen_size}px; {available / 2**30:.1f} GiB free on "
             f"{device.name.strip('/')})")
-    return balanced_batch_size(len(job.units), chosen), note
+    return balanced_batch_size(units, chosen), note
 
 
-def render_job(job: PlannedJob, model_record: dict, out_dir: str,
-               renderers: RendererCache, quiet: bool = False) -> str:
-    """Render every unit of ``job``; write its PNGs, grid and manifest; return its folder."""
-    folder = os.path.join(out_dir, job.name)
-    units = job.units
-    batch_size, note = batch_size_of(job, renderers.network, renderers.device)
-    renderer = renderers.get(job, batch_size)
-    progress = Progress(job.name, len(units) * job.settings.steps, quiet=quiet)
-    if note:
-        progress.say(note)
-    records, images = [], []
-    started = time.perf_counter()
-    for batch in batches_of(units, batch_size):
-        padded = batch + [batch[-1]] * (batch_size - len(batch))
-        real_images = len(batch)  # padding images are not progress
-
-        def advance(steps: int, images: int = real_images) -> None:
-            progress.advance(steps * images)
-
-        result = renderer.render([unit.indices for unit in padded],
-                                 [unit.seed for unit in padded], on_steps=advance)
-        for position, unit in enumerate(batch):
-            pixels = to_uint8(result.images[position])
-            png = os.path.join("units", unit.file_stem + ".png")
-            write_png(os.path.join(folder, png), pixels)
-            images.append(pixels)
-            records.append({**unit.record(), "png": png,
-                            "objective_start": float(result.objective_start[position]),
-                            "objective_end": float(result.objective_end[position]),
-                            "seconds": round(result.seconds / len(batch), 3)})
-    write_png(os.path.join(folder, "grid.png"), make_grid(images))
-    write_json(os.path.join(folder, "manifest.json"),
-               manifest(job, model_record, records, time.perf_counter() - started, renderer))
-    progress.finish(f"{len(units)} images in {time.perf_counter() - started:.1f}s -> {folder}")
-    return folder
+def unit_cost(job: PlannedJob, network) -> float:
+    """Estimated cost of one unit of ``job``: FLOPs of a forward pass to its deepest layer
+    at the size the network sees, times its steps."""
+    seen_size = job.settings.transforms.output_size(job.settings.size)
+    flops = max(network.forward_flops(term.layer, seen_size) for term in job.terms)
+    return float(flops) * job.settings.steps
 
 
-def manifest(job: PlannedJob, model_record: dict, units: list[dict], seconds: float,
-             renderer: Renderer) -> dict:
-    """The record of one job: resolved settings, model, versions, how it ran, and every
-    unit."""
+@dataclass
+class RunReport:
+    """What a run did: units rendered and skipped in its shard, and the grids it wrote."""
+
+    shard_units: int = 0
+    rendered: int = 0
+    skipped: int = 0
+    stopped: bool = False
+    grids: list[str] = field(default_factory=list)
+
+
+class SweepRunner:
+    """Renders the units of planned jobs into ``out_dir``, one shard at a time."""
+
+    def __init__(self, renderers: RendererCache, out_dir: str, model_record: dict,
+                 should_stop=None, quiet: bool = False):
+        self.renderers = renderers
+        self.network = renderers.network
+        self.out_dir = out_dir
+        self.model_record = model_record
+        self.should_stop = should_stop or (lambda: False)
+        self.quiet = quiet
+
+    def run(self, jobs: list[PlannedJob], shard: Shard = Shard(), force: bool = False,
+            label: str = "render") -> RunReport:
+        """Render this shard's units that are not on disk yet (all of them with
+        ``force``); collect the jobs that are then complete."""
+        costs = {id(job): unit_cost(job, self.network) for job in jobs}
+        mine = shard_units([unit for job in jobs for unit in job.units], shard,
+                           lambda unit: costs[id(unit.job)])
+        report = RunReport(shard_units=len(mine))
+        todo = []
+        for job in jobs:
+            store = JobStore(self.out_dir, job.name)
+            store.remove_stale_temporaries()
+            store.write_plan(plan_record(job, self.model_record, costs[id(job)]))
+            units = [unit for unit in mine if unit.job is job]
+            missing = [unit for unit in units
+                       if force or not store.is_done(unit.file_stem, unit.fingerprint)]
+            report.skipped += len(units) - len(missing)
+            if missing:
+                todo.append((job, store, missing))
+        progress = Progress(label, sum(len(units) * job.settings.steps
+                                       for job, _, units in todo),
+                            quiet=self.quiet, units=sum(len(units) for _, _, units in todo))
+        if report.skipped:
+            progress.say(f"{label}: {report.skipped} of {len(mine)} units already rendered "
+                         "with the same settings; skipping them (--force renders them again)")
+        try:
+            for job, store, units in todo:
+                self._render_units(job, store, units, progress)
+        except RenderStopped:
+            report.stopped = True
+        report.rendered = progress.units_done
+        elapsed = format_seconds(time.perf_counter() - progress.started)
+        if report.stopped:
+            return report
+        progress.finish(f"rendered {report.rendered} units in {elapsed}")
+        complete = [job.name for job in jobs
+                    if (view := read_job(self.out_dir, job.name)) and view.complete]
+        if complete:
+            collect(self.out_dir, complete)
+            report.grids = [os.path.join(self.out_dir, name, "grid.png") for name in complete]
+        return report
+
+    def _render_units(self, job: PlannedJob, store: JobStore, units: list[Unit],
+                      progress: Progress) -> None:
+        batch_size, note = batch_size_of(job, len(units), self.network, self.renderers.device)
+        renderer = self.renderers.get(job, batch_size)
+        if note:
+            progress.say(f"{job.name}: {note}")
+        for batch in batches_of(units, batch_size):
+            padded = batch + [batch[-1]] * (batch_size - len(batch))
+
+            def advance(steps: int, images: int = len(batch)) -> None:
+                progress.advance(steps * images)  # padding images are not progress
+
+            result = renderer.render([unit.indices for unit in padded],
+                                     [unit.seed for unit in padded], on_steps=advance,
+                                     should_stop=self.should_stop)
+            for position, unit in enumerate(batch):
+                store.save(unit.file_stem, to_uint8(result.images[position]), {
+                    **unit.record(), "stem": unit.file_stem,
+                    "png": f"units/{unit.file_stem}.png",
+                    "objective_start": float(result.objective_start[position]),
+                    "objective_end": float(result.objective_end[position]),
+                    "seconds": round(result.seconds / len(batch), 3),
+                    "fingerprint": unit.fingerprint, "status": "done",
+                    "precision": renderer.precision, "device": renderer.device.name,
+                    "batch_size": batch_size})
+            progress.units_finished(len(batch))
+
+
+def plan_record(job: PlannedJob, model_record: dict, cost: float) -> dict:
+    """job.json: the job as planned (resolved settings, model, versions) and every unit
+    with its fingerprint and estimated cost, in the job's order."""
     return {
         "job": {"name": job.name, "file": os.path.abspath(job.spec.file),
                 "line": job.spec.line,
@@ -101,12 +174,9 @@ def manifest(job: PlannedJob, model_record: dict, units: list[dict], seconds: fl
         "versions": {"fvcli": __version__, "tensorflow": tf.__version__,
                      "numpy": np.__version__, "python": platform.python_version()},
         "seed": job.spec.seed,
-        "precision": renderer.precision,
-        "device": renderer.device.name,
-        "batch_size": renderer.batch_size,
-        "grid": "grid.png",
-        "seconds": round(seconds, 3),
-        "units": units,
+        "precision": job.precision or job.settings.precision,
+        "units": [{"stem": unit.file_stem, "fingerprint": unit.fingerprint, "cost": cost,
+                   **unit.record()} for unit in job.units],
     }
 
 

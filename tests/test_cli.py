@@ -52,10 +52,13 @@ def rendered(tmp_path_factory):
 
 def test_render_writes_grid_units_and_manifest_per_job(rendered):
     out, result = rendered
-    assert sorted(p.name for p in out.iterdir()) == ["classes", "conv2-sweep", "mix"]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")
+                  and p.name != "index") == ["classes", "conv2-sweep", "mix"]
     sweep = out / "conv2-sweep"
-    assert sorted(p.name for p in (sweep / "units").iterdir()) == [
+    assert sorted(p.name for p in (sweep / "units").glob("*.png")) == [
         f"conv2_{c:04d}.png" for c in range(5)]
+    assert sorted(p.name for p in (sweep / "units").glob("*.json")) == [
+        f"conv2_{c:04d}.json" for c in range(5)]
     grid = iio.imread(sweep / "grid.png")
     assert grid.shape == (2 * 32 + 2, 3 * 32 + 2 * 2, 3)  # 5 images: 2 rows of 3, 2px gaps
     assert str(sweep / "grid.png") in result.output

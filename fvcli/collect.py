@@ -1,0 +1,169 @@
+"""Records on disk -> each job's grid.png and manifest.json, and the folder's index.html.
+
+Collect reads what the shards of a sweep left (:mod:`fvcli.store`) and never imports
+TensorFlow. A job shows exactly the units of its ``job.json`` (the job as it now stands);
+records of units that an earlier version of the job had are ignored. Grids and manifests
+are written streaming, a row of tiles and a record at a time, so a job of 10 000 units
+never holds 10 000 images in memory. A lock keeps two collects (two shards finishing at
+once) from writing the same files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import imageio.v3 as iio
+import numpy as np
+
+from .locks import FileLock
+from .output import (GRID_BACKGROUND, GRID_GAP, MISSING_TILE, grid_shape, write_atomic_stream,
+                     write_png_strips)
+from .store import PLAN_FILE, JobStore
+
+STATE_FOLDER = ".fvcli"  # locks and logs of fvcli itself, inside the output folder
+
+
+@dataclass
+class UnitView:
+    """A planned unit and, when it is rendered with its current fingerprint, its record."""
+
+    plan: dict
+    record: dict | None
+
+    @property
+    def done(self) -> bool:
+        return self.record is not None and self.record.get("status", "done") == "done"
+
+    @property
+    def failed(self) -> bool:
+        return self.record is not None and self.record.get("status") == "failed"
+
+
+@dataclass
+class JobView:
+    """One job folder as collect, status and the index see it."""
+
+    store: JobStore
+    plan: dict
+    units: list[UnitView]
+
+    @property
+    def name(self) -> str:
+        return self.store.name
+
+    @property
+    def done(self) -> int:
+        return sum(unit.done for unit in self.units)
+
+    @property
+    def failed(self) -> int:
+        return sum(unit.failed for unit in self.units)
+
+    @property
+    def complete(self) -> bool:
+        return self.done == len(self.units)
+
+
+def read_job(out_dir: str, name: str) -> JobView | None:
+    """The job in ``out_dir/name``, or None when the folder holds no planned job."""
+    store = JobStore(out_dir, name)
+    plan = store.read_plan()
+    if plan is None or not isinstance(plan.get("units"), list):
+        return None
+    units = []
+    for entry in plan["units"]:
+        record = store.read_record(entry["stem"])
+        if record is not None and record.get("fingerprint") != entry["fingerprint"]:
+            record = None  # rendered by an earlier version of the job
+        if record is not None and record.get("status", "done") == "done" \
+                and not os.path.exists(store.png_path(entry["stem"])):
+            record = None
+        units.append(UnitView(plan=entry, record=record))
+    return JobView(store=store, plan=plan, units=units)
+
+
+def job_names(out_dir: str) -> list[str]:
+    """Names of the job folders in ``out_dir`` (those with a job.json), sorted."""
+    try:
+        entries = sorted(os.listdir(out_dir))
+    except OSError:
+        return []
+    return [name for name in entries
+            if os.path.isfile(os.path.join(out_dir, name, PLAN_FILE))]
+
+
+def collect_lock(out_dir: str) -> FileLock:
+    return FileLock(os.path.join(out_dir, STATE_FOLDER, "collect.lock"))
+
+
+def collect(out_dir: str, names: list[str] | None = None) -> list[JobView]:
+    """Write grid.png and manifest.json of the named jobs (default: every job folder) and
+    the folder's index.html; return every job's view."""
+    from .index_html import write_index
+
+    with collect_lock(out_dir):
+        wanted = set(job_names(out_dir) if names is None else names)
+        views = [view for view in (read_job(out_dir, name) for name in job_names(out_dir))
+                 if view is not None]
+        for view in views:
+            if view.name in wanted:
+                write_manifest(view)
+                write_grid(view)
+        write_index(out_dir, views)
+    return views
+
+
+def write_manifest(view: JobView) -> None:
+    """manifest.json: the job as planned, how it ran, and each rendered unit's record in
+    the job's order; units not rendered yet are listed under "missing"."""
+    records = [unit.record for unit in view.units if unit.done]
+    header = {key: value for key, value in view.plan.items() if key != "units"}
+    first = records[0] if records else {}
+    header.update(device=first.get("device"), batch_size=first.get("batch_size"),
+                  grid="grid.png", complete=view.complete,
+                  seconds=round(sum(record.get("seconds", 0.0) for record in records), 3),
+                  missing=[unit.plan["stem"] for unit in view.units if not unit.done])
+
+    def write(stream):
+        opening = json.dumps(header, indent=2)[:-2]  # without the closing "\n}"
+        stream.write((opening + ',\n  "units": [').encode("utf8"))
+        for n, record in enumerate(records):
+            stream.write(((",\n    " if n else "\n    ") + json.dumps(record)).encode("utf8"))
+        stream.write(b"\n  ]\n}\n")
+
+    write_atomic_stream(os.path.join(view.store.folder, "manifest.json"), write)
+
+
+def write_grid(view: JobView) -> None:
+    """grid.png: every unit of the job in order, row by row in a near-square grid, with a
+    light grey tile where a unit is not rendered yet."""
+    done = [unit for unit in view.units if unit.done]
+    if not done:
+        return
+    height, width = iio.imread(view.store.png_path(done[0].plan["stem"])).shape[:2]
+    rows, columns = grid_shape(len(view.units))
+    total_width = columns * width + (columns - 1) * GRID_GAP
+
+    def strips():
+        for row in range(rows):
+            if row:
+                yield np.full((GRID_GAP, total_width, 3), GRID_BACKGROUND, np.uint8)
+            strip = np.full((height, total_width, 3), GRID_BACKGROUND, np.uint8)
+            for column, unit in enumerate(view.units[row * columns:(row + 1) * columns]):
+                left = column * (width + GRID_GAP)
+                strip[:, left:left + width] = _tile(view.store, unit, height, width)
+            yield strip
+
+    path = os.path.join(view.store.folder, "grid.png")
+    write_atomic_stream(path, lambda stream: write_png_strips(
+        stream, total_width, rows * height + (rows - 1) * GRID_GAP, strips()))
+
+
+def _tile(store: JobStore, unit: UnitView, height: int, width: int) -> np.ndarray:
+    if unit.done:
+        image = iio.imread(store.png_path(unit.plan["stem"]))
+        if image.shape[:2] == (height, width):
+            return image[..., :3]
+    return np.full((height, width, 3), MISSING_TILE, np.uint8)

@@ -1,0 +1,47 @@
+"""How far a sweep is: per job, units done, failed and missing, and the time left estimated
+from the units' own timings. Reads the output folder only; no TensorFlow."""
+
+from __future__ import annotations
+
+from .progress import format_seconds
+
+
+def status_table(views) -> list[str]:
+    """Lines of a table, one per job and a total, for ``fvcli status``."""
+    rate = _seconds_per_cost(views)
+    width = max([len(view.name) for view in views] + [3])
+    lines = [f"{'job':<{width}}  {'done':>13}  {'failed':>6}  left (one worker)"]
+    for view in views:
+        lines.append(f"{view.name:<{width}}  {_count(view.done, len(view.units))}  "
+                     f"{view.failed:>6}  {_left(view.units, rate)}")
+    units = [unit for view in views for unit in view.units]
+    done = sum(unit.done for unit in units)
+    failed = sum(unit.failed for unit in units)
+    lines.append(f"{'all':<{width}}  {_count(done, len(units))}  {failed:>6}  "
+                 f"{_left(units, rate)}")
+    return lines
+
+
+def _count(done: int, total: int) -> str:
+    return f"{f'{done} / {total}':>13}"
+
+
+def _seconds_per_cost(views) -> float | None:
+    """Render seconds per unit of estimated cost, measured on the units already done."""
+    seconds = cost = 0.0
+    for view in views:
+        for unit in view.units:
+            if unit.done:
+                seconds += float(unit.record.get("seconds", 0.0))
+                cost += float(unit.plan.get("cost", 1.0))
+    return seconds / cost if cost and seconds else None
+
+
+def _left(units, rate: float | None) -> str:
+    remaining = [unit for unit in units if not unit.done]
+    if not remaining:
+        return "done"
+    if rate is None:
+        return "unknown (nothing rendered yet)"
+    return "~" + format_seconds(rate * sum(float(unit.plan.get("cost", 1.0))
+                                           for unit in remaining))

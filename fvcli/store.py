@@ -1,0 +1,117 @@
+"""A job's folder on disk, written unit by unit so that a sweep can stop and resume anywhere.
+
+    <out>/<job>/job.json            the job as planned: settings, model, every unit and its
+                                    fingerprint (written before rendering starts)
+    <out>/<job>/units/<unit>.png    a rendered unit
+    <out>/<job>/units/<unit>.json   its record: the manifest's entry plus its fingerprint
+
+The PNG is written first and the record second, each atomically, the moment the unit is
+rendered: a unit is done when its record names the fingerprint it has now and its PNG is
+there. A kill at any moment loses at most the batch in flight. ``grid.png`` and
+``manifest.json`` are built from these files by :mod:`fvcli.collect`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+from .output import TEMPORARY_PREFIX, TEMPORARY_SUFFIX, write_atomic, write_json, write_png
+
+PLAN_FILE = "job.json"
+UNITS_FOLDER = "units"
+
+
+class JobStore:
+    """The files of one job under the output folder."""
+
+    def __init__(self, out_dir: str, job_name: str):
+        self.name = job_name
+        self.folder = os.path.join(out_dir, job_name)
+
+    def png_path(self, stem: str) -> str:
+        return os.path.join(self.folder, UNITS_FOLDER, stem + ".png")
+
+    def record_path(self, stem: str) -> str:
+        return os.path.join(self.folder, UNITS_FOLDER, stem + ".json")
+
+    def read_record(self, stem: str) -> dict | None:
+        """The unit's record, or None when it is missing or unreadable."""
+        return _read_json(self.record_path(stem))
+
+    def is_done(self, stem: str, fingerprint: str) -> bool:
+        """True when the unit is on disk, rendered with exactly this fingerprint."""
+        record = self.read_record(stem)
+        return (record is not None and record.get("fingerprint") == fingerprint
+                and record.get("status", "done") == "done"
+                and os.path.exists(self.png_path(stem)))
+
+    def save(self, stem: str, pixels, record: dict) -> None:
+        """Write a rendered unit: its PNG, then its record (which marks it done)."""
+        write_png(self.png_path(stem), pixels)
+        write_json(self.record_path(stem), record)
+
+    def read_plan(self) -> dict | None:
+        return _read_json(os.path.join(self.folder, PLAN_FILE))
+
+    def write_plan(self, plan: dict) -> None:
+        """Write ``job.json`` unless it already says exactly this: shards of one sweep plan
+        the same job, and only a changed job rewrites it."""
+        path = os.path.join(self.folder, PLAN_FILE)
+        data = (json.dumps(plan, indent=2) + "\n").encode("utf8")
+        try:
+            with open(path, "rb") as existing:
+                if existing.read() == data:
+                    return
+        except OSError:
+            pass
+        write_atomic(path, data)
+
+    def remove_stale_temporaries(self) -> int:
+        """Delete temporary files that a killed process of this host left behind (those of
+        live processes, and of other hosts, are left alone: readers ignore them)."""
+        removed = 0
+        for folder in (self.folder, os.path.join(self.folder, UNITS_FOLDER)):
+            try:
+                names = os.listdir(folder)
+            except OSError:
+                continue
+            for name in names:
+                if _is_stale_temporary(name):
+                    try:
+                        os.unlink(os.path.join(folder, name))
+                        removed += 1
+                    except OSError:
+                        pass
+        return removed
+
+
+def _is_stale_temporary(name: str) -> bool:
+    if not (name.startswith(TEMPORARY_PREFIX) and name.endswith(TEMPORARY_SUFFIX)):
+        return False
+    host_and_pid = name[len(TEMPORARY_PREFIX):].rsplit("-", 1)[0]
+    host, _, pid = host_and_pid.rpartition("-")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    return not process_alive(int(pid))
+
+
+def process_alive(pid: int) -> bool:
+    """True when a process with this pid runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_json(path: str) -> dict | None:
+    try:
+        with open(path, encoding="utf8") as handle:
+            value = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None

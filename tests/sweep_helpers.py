@@ -1,0 +1,101 @@
+"""Helpers for the sweep tests: job files, reading a job folder, checking an index."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import textwrap
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote
+
+import imageio.v3 as iio
+
+
+def write_job_file(folder: Path, channels: str = "0-5", steps: int = 8, size: int = 32,
+                   batch_size: int = 2, extra_jobs: str = "") -> str:
+    """A demo-model job file with one channel sweep (and any extra jobs)."""
+    path = folder / "sweep.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        model: demo
+        defaults: {{size: {size}, steps: {steps}, batch_size: {batch_size}}}
+        jobs:
+          - {{name: conv2, objective: channel, layer: conv2, channels: {channels}}}
+        """) + extra_jobs)
+    return str(path)
+
+
+def records(job_folder: Path) -> dict[str, dict]:
+    """Unit records of a job folder by stem."""
+    return {path.stem: json.loads(path.read_text())
+            for path in sorted((job_folder / "units").glob("*.json"))}
+
+
+def assert_units_whole(job_folder: Path) -> None:
+    """Every record has its PNG, every PNG decodes, and no temporary file is left."""
+    for stem, record in records(job_folder).items():
+        image = iio.imread(job_folder / "units" / f"{stem}.png")
+        assert image.ndim == 3 and image.shape[-1] == 3, stem
+        assert record["status"] == "done"
+    leftovers = [p.name for p in job_folder.rglob(".tmp-*")]
+    assert not leftovers, leftovers
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links: list[str] = []
+        self.figures: list[dict] = []
+        self._figure = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        found = [attrs[key] for key in ("href", "src") if key in attrs]
+        self.links += found
+        if tag == "figure":
+            self._figure = {"text": "", "links": []}
+        if self._figure is not None:
+            self._figure["links"] += found
+
+    def handle_data(self, data):
+        if self._figure is not None:
+            self._figure["text"] += data + "\n"
+
+    def handle_endtag(self, tag):
+        if tag == "figure":
+            self.figures.append(self._figure)
+            self._figure = None
+
+
+def check_index(out: Path) -> int:
+    """Assert every link of every index page resolves to a file and every image's caption
+    names its unit and objective value as its record says. Returns the images checked."""
+    pages = [out / "index.html"] + sorted((out / "index").glob("*.html"))
+    checked = 0
+    for page in pages:
+        parser = _Links()
+        parser.feed(page.read_text())
+        for link in parser.links:
+            assert not re.match(r"^[a-z]+://", link), f"{page} fetches {link}"
+            target = (page.parent / unquote(link)).resolve()
+            assert target.exists(), f"{page.name} links to missing {link}"
+        for figure in parser.figures:
+            record_links = [link for link in figure["links"] if link.endswith(".json")]
+            if not record_links:
+                continue
+            record = json.loads((page.parent / unquote(record_links[0])).read_text())
+            label = (f"{record['layer']} ch {record['channel']}" if "channel" in record
+                     else f"class {record['class']}" if "class" in record
+                     else record["description"])
+            assert label in figure["text"], (label, figure["text"])
+            assert f"{record['objective_end']:.4g}" in figure["text"]
+            checked += 1
+    return checked
+
+
+def fvcli_env() -> dict:
+    """Environment for an fvcli subprocess: quiet TensorFlow, this checkout importable."""
+    root = str(Path(__file__).parent.parent)
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+            "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}

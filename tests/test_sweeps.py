@@ -1,0 +1,213 @@
+"""Sweeps: plan fingerprints, shards, resume, collect, status and the index, in-process."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import imageio.v3 as iio
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fvcli.cli import main
+from fvcli.config import load_job_file
+from fvcli.plan import Shard, plan_job_file, shard_units
+from sweep_helpers import assert_units_whole, check_index, records, write_job_file
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(main, [str(a) for a in args], env=env)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0.1, 100.0), min_size=1, max_size=60), st.integers(1, 12))
+def test_every_unit_is_in_exactly_one_shard_and_shards_are_balanced_by_cost(costs, count):
+    units = list(range(len(costs)))
+    shards = [shard_units(units, Shard(i, count), lambda u: costs[u])
+              for i in range(1, count + 1)]
+    assert sorted(u for shard in shards for u in shard) == units
+    assert all(shard == sorted(shard) for shard in shards)  # runs in file order
+    fair = sum(costs) / count
+    for shard in shards:
+        assert sum(costs[u] for u in shard) <= fair + max(costs) + 1e-6
+
+
+def test_shard_option_is_checked():
+    assert Shard.parse("2/8") == Shard(2, 8)
+    for bad in ("0/4", "5/4", "x", "1/0", "1-4"):
+        with pytest.raises(ValueError):
+            Shard.parse(bad)
+
+
+def _fingerprints(tmp_path, demo_network, text):
+    path = tmp_path / "f.yaml"
+    path.write_text(textwrap.dedent(text))
+    jobs = plan_job_file(load_job_file(str(path)), demo_network)
+    return {job.name: {unit.file_stem: unit.fingerprint for unit in job.units} for job in jobs}
+
+
+BASE = """\
+    model: demo
+    defaults: {size: 32, steps: 8, batch_size: 4}
+    jobs:
+      - {name: a, objective: channel, layer: conv2, channels: 0-3}
+      - {name: b, objective: logit, classes: [1, 2]}
+    """
+
+
+@pytest.mark.parametrize("change", [
+    ("steps: 8", "steps: 9"), ("size: 32", "size: 48"), ("channels: 0-3", "channels: 0-3, seed: 4"),
+    ("batch_size: 4}", "batch_size: 4, learning_rate: 0.1}"),
+    ("batch_size: 4}", "batch_size: 4, transforms: none}"),
+    ("batch_size: 4}", "batch_size: 4, regularizers: {tv: 1.0}}"),
+    ("batch_size: 4}", "batch_size: 4, revive: false}"),
+    ("batch_size: 4}", "batch_size: 4, precision: fp32}"),
+    ("batch_size: 4}", "batch_size: 4, param: pixel}"),
+])
+def test_fingerprints_change_with_what_changes_the_image(tmp_path, demo_network, change):
+    before = _fingerprints(tmp_path, demo_network, BASE)
+    after = _fingerprints(tmp_path, demo_network, BASE.replace(*change))
+    assert before["a"]["conv2_0000"] != after["a"]["conv2_0000"]
+
+
+@pytest.mark.parametrize("change", [
+    ("batch_size: 4", "batch_size: 1"),
+    ("name: a,", "name: renamed,"),
+    ("channels: 0-3", "channels: [3, 0, 1, 2, 5]"),
+])
+def test_fingerprints_ignore_what_does_not_change_the_image(tmp_path, demo_network, change):
+    before = _fingerprints(tmp_path, demo_network, BASE)
+    after = _fingerprints(tmp_path, demo_network, BASE.replace(*change))
+    new_a = after.get("renamed", after.get("a"))
+    assert all(new_a[stem] == fingerprint for stem, fingerprint in before["a"].items())
+    assert before["b"] == after["b"]
+
+
+def test_job_order_in_the_file_does_not_change_fingerprints(tmp_path, demo_network):
+    lines = BASE.splitlines()
+    swapped = "\n".join(lines[:3] + [lines[4], lines[3]]) + "\n"
+    assert _fingerprints(tmp_path, demo_network, BASE) == \
+        _fingerprints(tmp_path, demo_network, swapped)
+
+
+def test_a_rerun_skips_done_units_and_a_changed_job_renders_only_what_changed(tmp_path):
+    out = tmp_path / "out"
+    first = run("render", write_job_file(tmp_path, "0-4"), "--out", out)
+    assert first.exit_code == 0, first.output
+    stamps = {stem: (out / "conv2/units" / f"{stem}.png").stat().st_mtime_ns
+              for stem in records(out / "conv2")}
+    again = run("render", write_job_file(tmp_path, "0-6"), "--out", out)
+    assert again.exit_code == 0, again.output
+    assert "5 of 7 units already rendered" in again.stderr
+    assert "rendered 2 units" in again.stderr
+    for stem, stamp in stamps.items():  # the five done units were not written again
+        assert (out / "conv2/units" / f"{stem}.png").stat().st_mtime_ns == stamp
+    forced = run("render", write_job_file(tmp_path, "0-6"), "--out", out, "--force")
+    assert "rendered 7 units" in forced.stderr
+    changed = run("render", write_job_file(tmp_path, "0-6", steps=9), "--out", out)
+    assert "rendered 7 units" in changed.stderr and "already rendered" not in changed.stderr
+
+
+def test_a_smaller_job_shows_only_its_own_units(tmp_path):
+    out = tmp_path / "out"
+    assert run("render", write_job_file(tmp_path, "0-6"), "--out", out).exit_code == 0
+    smaller = run("render", write_job_file(tmp_path, "[1, 2]"), "--out", out)
+    assert smaller.exit_code == 0 and "2 of 2 units already rendered" in smaller.stderr
+    manifest = json.loads((out / "conv2" / "manifest.json").read_text())
+    assert [unit["channel"] for unit in manifest["units"]] == [1, 2]
+    assert iio.imread(out / "conv2" / "grid.png").shape == (32, 2 * 32 + 2, 3)
+    index = (out / "index" / "job-conv2.html").read_text()
+    assert "conv2 ch 1" in index and "conv2 ch 2" in index and "conv2 ch 0" not in index
+    assert check_index(out) >= 2
+
+
+def test_shards_render_disjoint_parts_and_the_last_one_collects(tmp_path):
+    out = tmp_path / "out"
+    jobs = write_job_file(tmp_path, "0-5")
+    first = run("render", jobs, "--out", out, "--shard", "1/2")
+    assert first.exit_code == 0, first.output
+    assert 0 < len(records(out / "conv2")) < 6
+    assert not (out / "conv2" / "grid.png").exists()  # not complete: not collected
+    status = run("status", out)
+    assert status.exit_code == 0
+    assert f"{len(records(out / 'conv2'))} / 6" in status.output
+    second = run("render", jobs, "--out", out, "--shard", "2/2")
+    assert second.exit_code == 0, second.output
+    assert "already rendered" not in second.stderr
+    assert len(records(out / "conv2")) == 6
+    assert str(out / "conv2" / "grid.png") in second.output
+    assert check_index(out) >= 6
+    assert "6 / 6" in run("status", jobs, "--out", out).output
+
+
+def test_slurm_array_variables_choose_the_shard(tmp_path):
+    env = {"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_MIN": "3",
+           "SLURM_ARRAY_TASK_COUNT": "2"}
+    result = run("render", write_job_file(tmp_path, "0-5"), "--out", tmp_path / "o", env=env)
+    assert result.exit_code == 0, result.output
+    assert "Slurm array task 4: rendering shard 2/2" in result.stderr
+    assert 0 < len(records(tmp_path / "o" / "conv2")) < 6
+
+
+def test_collect_shows_a_sweep_in_progress_and_keeps_units_in_place(tmp_path):
+    out = tmp_path / "out"
+    run("render", write_job_file(tmp_path, "0-5"), "--out", out, "--shard", "2/2")
+    done = set(records(out / "conv2"))
+    result = run("collect", out)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "conv2" / "manifest.json").read_text())
+    assert manifest["complete"] is False
+    assert {unit["stem"] for unit in manifest["units"]} == done
+    assert len(manifest["missing"]) == 6 - len(done)
+    grid = iio.imread(out / "conv2" / "grid.png")
+    assert grid.shape == (2 * 32 + 2, 3 * 32 + 2 * 2, 3)
+    first_tile = grid[:32, :32]
+    assert (first_tile == 224).all() == ("conv2_0000" not in done)  # grey where missing
+    assert check_index(out) == 2 * len(done)  # on the job page and the layer page
+    assert_units_whole(out / "conv2")
+
+
+def test_collect_and_status_on_a_folder_with_nothing_are_one_clear_line(tmp_path):
+    for command in ("collect", "status"):
+        result = run(command, tmp_path)
+        assert result.exit_code == 2
+        assert len(result.stderr.strip().splitlines()) == 1 and "job.json" in result.stderr
+
+
+def test_help_collect_status_and_slurm_never_import_tensorflow(tmp_path):
+    out = tmp_path / "out"
+    assert run("render", write_job_file(tmp_path, "0-1"), "--out", out).exit_code == 0
+    jobs = write_job_file(tmp_path, "0-1")
+    script = textwrap.dedent(f"""
+        import sys
+        from fvcli.cli import main
+        for args in (["--help"], ["collect", {str(out)!r}], ["status", {str(out)!r}],
+                     ["slurm", {jobs!r}, "--shards", "4"]):
+            try:
+                main(args)
+            except SystemExit as done:
+                assert not done.code, (args, done.code)
+        assert "tensorflow" not in sys.modules, "tensorflow was imported"
+        """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert result.returncode == 0, result.stderr
+    assert "#SBATCH --array=0-3" in result.stdout
+
+
+def test_slurm_script_is_valid_bash_with_the_array_and_a_collect_after_it(tmp_path):
+    jobs = write_job_file(tmp_path, "0-5")
+    result = run("slurm", jobs, "--shards", "8", "--out", tmp_path / "o", "--partition", "gpu",
+                 "--time", "2:00:00", "--gpus", "1", "--extra", "--qos=long")
+    assert result.exit_code == 0, result.output
+    script = result.output
+    for line in ("#SBATCH --array=0-7", "#SBATCH --partition=gpu", "#SBATCH --time=2:00:00",
+                 "#SBATCH --gpus=1", "#SBATCH --qos=long", "#SBATCH --requeue",
+                 "--dependency=afterany:$array_id", "collect", "TFHUB_CACHE_DIR"):
+        assert line in script, line
+    assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
+    bad = run("slurm", tmp_path / "missing.yaml", "--shards", "2")
+    assert bad.exit_code == 2
