@@ -15,7 +15,8 @@ from urllib.parse import quote
 
 from .output import write_atomic
 
-PAGES_FOLDER = "index"
+PREVIEW_UNITS = 8
+PAGES_FOLDER = "_index"  # cannot clash with a job: job names start with a letter or digit
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; margin-bottom: 2em; }
@@ -27,6 +28,7 @@ figure img, figure .missing { width: 128px; height: 128px; display: block;
 figure .missing { display: flex; align-items: center; justify-content: center; color: #666; }
 figcaption { word-break: break-word; }
 .failed { color: #b00; }
+.thumb { width: 40px; height: 40px; margin-right: 2px; vertical-align: middle; }
 """
 
 
@@ -55,22 +57,38 @@ def _overview(views, layers) -> str:
     total = sum(len(view.units) for view in views)
     rows = []
     for view in views:
-        objective = "; ".join(term.get("kind", "") + " " + term.get("layer", "")
+        objective = "; ".join(_term_label(term)
                               for term in view.plan.get("job", {}).get("objective", []))
         rows.append(
             f"<tr><td><a href='{_href(_job_page(view.name))}'>{_e(view.name)}</a></td>"
             f"<td>{_e(objective)}</td><td>{view.done} / {len(view.units)}</td>"
             f"<td class='{'failed' if view.failed else ''}'>{view.failed}</td>"
             f"<td><a href='{_href(view.name + '/grid.png')}'>grid</a> · "
-            f"<a href='{_href(view.name + '/manifest.json')}'>manifest</a></td></tr>")
+            f"<a href='{_href(view.name + '/manifest.json')}'>manifest</a></td>"
+            f"<td>{_preview(view)}</td></tr>")
     layer_rows = [f"<tr><td><a href='{_href(_layer_page(layer))}'>{_e(layer)}</a></td>"
                   f"<td>{sum(unit.done for _, unit in units)} / {len(units)}</td></tr>"
                   for layer, units in sorted(layers.items())]
     return (f"<p>{done} of {total} units rendered in {len(views)} job(s).</p>"
             "<h2>Jobs</h2><table><tr><th>job</th><th>objective</th><th>units</th>"
-            "<th>failed</th><th>files</th></tr>" + "".join(rows) + "</table>"
+            "<th>failed</th><th>files</th><th>first units</th></tr>" + "".join(rows) + "</table>"
             "<h2>Layers</h2><table><tr><th>layer</th><th>units</th></tr>"
             + "".join(layer_rows) + "</table>")
+
+
+def _term_label(term: dict) -> str:
+    layer, sign = term.get("layer", ""), "-" if term.get("negative") else ""
+    kind = sign + term.get("kind", "")
+    return f"{kind} {layer}" if layer != "logits" else kind
+
+
+def _preview(view) -> str:
+    """Small thumbnails of the job's first rendered units."""
+    shown = [unit for unit in view.units if unit.done][:PREVIEW_UNITS]
+    return "".join(
+        f"<img class='thumb' loading='lazy' alt='' "
+        f"src='{_href(view.name + '/units/' + unit.plan['stem'] + '.png')}'>"
+        for unit in shown)
 
 
 def _job_links(view) -> str:

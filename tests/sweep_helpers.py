@@ -71,7 +71,7 @@ class _Links(HTMLParser):
 def check_index(out: Path) -> int:
     """Assert every link of every index page resolves to a file and every image's caption
     names its unit and objective value as its record says. Returns the images checked."""
-    pages = [out / "index.html"] + sorted((out / "index").glob("*.html"))
+    pages = [out / "index.html"] + sorted((out / "_index").glob("*.html"))
     checked = 0
     for page in pages:
         parser = _Links()

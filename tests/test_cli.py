@@ -53,7 +53,7 @@ def rendered(tmp_path_factory):
 def test_render_writes_grid_units_and_manifest_per_job(rendered):
     out, result = rendered
     assert sorted(p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")
-                  and p.name != "index") == ["classes", "conv2-sweep", "mix"]
+                  and p.name != "_index") == ["classes", "conv2-sweep", "mix"]
     sweep = out / "conv2-sweep"
     assert sorted(p.name for p in (sweep / "units").glob("*.png")) == [
         f"conv2_{c:04d}.png" for c in range(5)]
