@@ -346,14 +346,17 @@ def collect_command(out_dir):
     labelled with its unit and objective value. Renders run this themselves when a job
     is complete; run it by hand to see a sweep that is still going.
     """
-    from .collect import collect
+    from .collect import collect, job_names
 
     if not os.path.isdir(out_dir):
         _fail(f"{out_dir}: no such folder", EXIT_BAD_INPUT)
-    views = collect(out_dir)
-    if not views:
+    if not job_names(out_dir):
         _fail(f"{out_dir}: no rendered jobs here (no <job>/job.json); render into it first",
               EXIT_BAD_INPUT)
+    try:
+        views = collect(out_dir)
+    except OSError as error:
+        _fail(f"cannot write {error.filename or out_dir}: {error.strerror}", EXIT_FAILURE)
     for view in views:
         if view.done:
             click.echo(os.path.join(out_dir, view.name, "grid.png"))

@@ -46,7 +46,8 @@ def write_index(out_dir: str, views) -> None:
         _write_page(out_dir, _job_page(view.name), title, _job_links(view) + body)
     for layer, units in layers.items():
         _write_page(out_dir, _layer_page(layer), f"layer {layer}",
-                    '<p><a href="../index.html">all jobs</a></p>' + _sheet(units, "../"))
+                    '<p><a href="../index.html">all jobs</a></p>'
+                    + _sheet(units, "../", show_job=True))
     write_atomic(os.path.join(out_dir, "index.html"),
                  _document(f"fvcli: {os.path.basename(os.path.abspath(out_dir))}",
                            _overview(views, layers)).encode("utf8"))
@@ -98,13 +99,15 @@ def _job_links(view) -> str:
             f"<a href='../{_href(name + '/manifest.json')}'>manifest.json</a></p>")
 
 
-def _sheet(units, prefix: str) -> str:
+def _sheet(units, prefix: str, show_job: bool = False) -> str:
+    """Figures of (job view, unit) pairs; ``show_job`` names the job under each image, for
+    pages that gather units of several jobs."""
     figures = []
     for view, unit in units:
         stem = unit.plan["stem"]
         png = prefix + _href(f"{view.name}/units/{stem}.png")
         record = prefix + _href(f"{view.name}/units/{stem}.json")
-        label = _e(unit_label(unit.plan))
+        label = _e(unit_label(unit.plan) + (f" · {view.name}" if show_job else ""))
         if unit.done:
             value = f"{unit.record.get('objective_end', float('nan')):.4g}"
             figures.append(

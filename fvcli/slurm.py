@@ -36,6 +36,7 @@ def sbatch_script(job_file: str, out_dir: str, shards: int, resources: dict,
                 if hub_cache else
                 "# export TFHUB_CACHE_DIR=/shared/tfhub   # filled once by `fvcli model fetch`\n")
     q = shlex.quote
+    fvcli = f"${{FVCLI:-{fvcli_command()}}}"  # the tasks also work where sbatch exports nothing
     return f"""#!/bin/bash
 # A sweep of {job_file} on Slurm, written by `fvcli slurm`.
 # Submits an array of {shards} render tasks (each renders its shard of the units: fvcli reads
@@ -50,7 +51,7 @@ def sbatch_script(job_file: str, out_dir: str, shards: int, resources: dict,
 # Compute nodes often have no internet: run `fvcli model fetch` once on a machine with it,
 # with TFHUB_CACHE_DIR on a disk the nodes share, and export the same TFHUB_CACHE_DIR here.
 set -euo pipefail
-export FVCLI=${{FVCLI:-{fvcli_command()}}}
+export FVCLI={fvcli}
 {hub_line}mkdir -p {q(logs)}
 
 array_id=$(sbatch --parsable <<'SBATCH'
@@ -62,7 +63,7 @@ array_id=$(sbatch --parsable <<'SBATCH'
 #SBATCH --requeue
 {directives}# Site setup (module loads, environment activation) goes here.
 trap 'echo "fvcli task: SIGTERM received, stopping after the current step"' TERM
-$FVCLI render {q(job_file)} --out {q(out_dir)}
+{fvcli} render {q(job_file)} --out {q(out_dir)}
 SBATCH
 )
 array_id=${{array_id%%;*}}
@@ -71,7 +72,7 @@ collect_id=$(sbatch --parsable --dependency=afterany:$array_id <<'SBATCH'
 #!/bin/bash
 #SBATCH --job-name={name}-collect
 #SBATCH --output={logs}/collect-%j.log
-{"".join(f"#SBATCH {option}" + chr(10) for option in options if option.startswith(("--partition", "--account")))}$FVCLI collect {q(out_dir)}
+{"".join(f"#SBATCH {option}" + chr(10) for option in options if option.startswith(("--partition", "--account")))}{fvcli} collect {q(out_dir)}
 SBATCH
 )
 collect_id=${{collect_id%%;*}}

@@ -177,6 +177,7 @@ def test_collect_and_status_on_a_folder_with_nothing_are_one_clear_line(tmp_path
         result = run(command, tmp_path)
         assert result.exit_code == 2
         assert len(result.stderr.strip().splitlines()) == 1 and "job.json" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written
 
 
 def test_help_collect_status_and_slurm_never_import_tensorflow(tmp_path):
