@@ -163,18 +163,22 @@ def render(job_files, out, model, steps, size, batch_size, seed, precision, devi
                  "precision": precision, "xla": xla}
     from .stopping import StopSignals
 
-    with StopSignals() as stop:
-        chosen_shard, shard_note = _shard(shard)
-        lock = _run_lock(out, job_files, chosen_shard)
-        if os.path.isdir(out) and not lock.acquire(wait=False):
-            _already_running(lock, job_files, out)
-        checked = _load_checked(job_files, model, overrides)
-        render_device = _check_hardware(device, checked)
-        if not lock.acquire(wait=False):
-            _already_running(lock, job_files, out)
-        if shard_note and not quiet:
-            click.echo(f"fvcli: {shard_note}", err=True)
-        _render_checked(checked, render_device, out, chosen_shard, force, quiet, stop)
+    try:
+        with StopSignals() as stop:
+            chosen_shard, shard_note = _shard(shard)
+            lock = _run_lock(out, job_files, chosen_shard)
+            if os.path.isdir(out) and not lock.acquire(wait=False):
+                _already_running(lock, job_files, out)
+            checked = _load_checked(job_files, model, overrides)
+            render_device = _check_hardware(device, checked)
+            if not lock.acquire(wait=False):
+                _already_running(lock, job_files, out)
+            if shard_note and not quiet:
+                click.echo(f"fvcli: {shard_note}", err=True)
+            _render_checked(checked, render_device, out, chosen_shard, force, quiet, stop)
+    except KeyboardInterrupt:  # a second Ctrl-C
+        _fail("interrupted at once; the batch in flight is lost, everything before it is "
+              "kept", 130)
 
 
 def _render_checked(checked, device, out, shard, force, quiet, stop) -> None:
@@ -183,6 +187,7 @@ def _render_checked(checked, device, out, shard, force, quiet, stop) -> None:
 
     label = f"shard {shard}" if shard.count > 1 else "render"
     done = shard_total = skipped = 0
+    stopped = False
     try:
         for _job_file, jobs, network, model_spec in checked:
             record = {"source": network.description, "fingerprint": network.fingerprint,
@@ -195,16 +200,14 @@ def _render_checked(checked, device, out, shard, force, quiet, stop) -> None:
             for grid in report.grids:
                 click.echo(grid)
             if report.stopped:
+                stopped = True
                 break
-    except KeyboardInterrupt:
-        _fail("interrupted at once; the batch in flight is lost, everything before it is "
-              "kept", 130)
     except OSError as error:
         _fail(f"cannot write {error.filename or out}: {error.strerror}", EXIT_FAILURE)
     except Exception as error:  # one line for the user, not a traceback
         _fail(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
               EXIT_FAILURE)
-    if stop():
+    if stopped:
         _fail(f"stopped by {stop.name}: {label} rendered {done} units this run, "
               f"{skipped} were already done, of {shard_total}; nothing partial was written. "
               "Run the same command again to finish.", stop.exit_code)

@@ -56,6 +56,26 @@ def write_atomic_stream(path: str, write) -> None:
         raise
 
 
+def create_atomic(path: str, data: bytes) -> bool:
+    """Write ``data`` to ``path`` only if nothing is there yet: a complete temporary file is
+    hard-linked into place, which fails if another process got there first (also on NFS).
+    Returns False when the file already existed."""
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=temporary_prefix(),
+                                         suffix=TEMPORARY_SUFFIX)
+    try:
+        os.fchmod(handle, 0o666 & ~_UMASK)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.link(temporary, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(temporary)
+
+
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """[h, w, 3] floats in [0, 1] -> uint8."""
     return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)

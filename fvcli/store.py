@@ -17,7 +17,8 @@ import json
 import os
 import socket
 
-from .output import TEMPORARY_PREFIX, TEMPORARY_SUFFIX, write_atomic, write_json, write_png
+from .output import (TEMPORARY_PREFIX, TEMPORARY_SUFFIX, create_atomic, write_atomic, write_json,
+                     write_png)
 
 PLAN_FILE = "job.json"
 UNITS_FOLDER = "units"
@@ -56,10 +57,12 @@ class JobStore:
         return _read_json(os.path.join(self.folder, PLAN_FILE))
 
     def write_plan(self, plan: dict) -> None:
-        """Write ``job.json`` unless it already says exactly this: shards of one sweep plan
-        the same job, and only a changed job rewrites it."""
+        """Write ``job.json`` unless it already says exactly this: all shards of a sweep
+        plan the same job, the first creates the file, and only a changed job rewrites it."""
         path = os.path.join(self.folder, PLAN_FILE)
         data = (json.dumps(plan, indent=2) + "\n").encode("utf8")
+        if create_atomic(path, data):
+            return
         try:
             with open(path, "rb") as existing:
                 if existing.read() == data:

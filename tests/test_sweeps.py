@@ -214,3 +214,23 @@ def test_slurm_script_is_valid_bash_with_the_array_and_a_collect_after_it(tmp_pa
     assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
     bad = run("slurm", tmp_path / "missing.yaml", "--shards", "2")
     assert bad.exit_code == 2
+
+
+def test_temporary_files_of_dead_processes_are_removed_and_others_kept(tmp_path):
+    import socket
+
+    from fvcli.store import JobStore
+
+    store = JobStore(str(tmp_path), "job")
+    units = tmp_path / "job" / "units"
+    units.mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    host = socket.gethostname()
+    left = units / f".tmp-{host}-{dead}-abc123.part"
+    alive = units / f".tmp-{host}-{os.getpid()}-def456.part"
+    elsewhere = units / f".tmp-another-host-{dead}-ghi789.part"
+    for path in (left, alive, elsewhere):
+        path.write_bytes(b"half a png")
+    assert store.remove_stale_temporaries() == 1
+    assert not left.exists() and alive.exists() and elsewhere.exists()
