@@ -26,12 +26,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import tensorflow as tf  # noqa: E402
 
-from fvcli.hardware import native_precision, precision_scope, resolve_device  # noqa: E402
+from fvcli.hardware import (native_precision, precision_scope, resolve_device,  # noqa: E402
+                            resolve_precision)
 from fvcli.models import load_network  # noqa: E402
 from fvcli.objectives import Objective, Term  # noqa: E402
 from fvcli.param import Parameterization  # noqa: E402
 from fvcli.render import Renderer, RenderSettings  # noqa: E402
-from fvcli.runner import RendererCache, render_job  # noqa: E402
+from fvcli.runner import RendererCache, SweepRunner  # noqa: E402
 from fvcli.slim_inception import install_in_hub_cache  # noqa: E402
 from fvcli.config import load_job_file  # noqa: E402
 from fvcli.plan import plan_job_file  # noqa: E402
@@ -229,12 +230,14 @@ def sweep(network, out: str, channels: int, steps: int) -> dict:
         file.write(f"jobs:\n  - name: sweep\n    objective: channel\n    layer: {LAYER}\n"
                    f"    channels: 0-{channels - 1}\n    size: {SIZE}\n    steps: {steps}\n")
     (job,) = plan_job_file(load_job_file(job_path), network)
-    renderers = RendererCache(network, resolve_device("cpu"))
+    device = resolve_device("cpu")
+    job.precision = resolve_precision(job.settings.precision, device)
+    renderers = RendererCache(network, device)
     started = time.perf_counter()
     with PeakMemory() as memory:
-        folder = render_job(job, {"source": "bench"}, out, renderers, quiet=True)
+        SweepRunner(renderers, out, {"source": "bench"}, quiet=True).run([job])
     seconds = time.perf_counter() - started
-    with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as file:
+    with open(os.path.join(out, job.name, "manifest.json"), encoding="utf-8") as file:
         manifest = json.load(file)
     (renderer,) = renderers._renderers.values()
     return {"measure": "sweep", "layer": LAYER, "channels": channels, "steps": steps,
