@@ -58,18 +58,24 @@ class Objective:
                     pre.append(term.layer)
         return tuple(dict.fromkeys(plain)), tuple(dict.fromkeys(pre))
 
-    def score(self, activations: dict, indices: tf.Tensor) -> tf.Tensor:
-        """[batch] objective: the weighted, signed sum of the terms (what is reported)."""
-        return self._sum(activations, indices, revive=False)
+    def vector_sizes(self, network) -> tuple[int, ...]:
+        """Per term, the length of the per-image vector it takes (1 if it takes none)."""
+        return tuple(network.layer(term.layer).channels if term.takes_vector else 1
+                     for term in self.terms)
 
-    def training_score(self, activations: dict, indices: tf.Tensor) -> tf.Tensor:
+    def score(self, activations: dict, targets: dict) -> tf.Tensor:
+        """[batch] objective: the weighted, signed sum of the terms (what is reported)."""
+        return self._sum(activations, targets, revive=False)
+
+    def training_score(self, activations: dict, targets: dict) -> tf.Tensor:
         """[batch] score whose gradient is followed: as :meth:`score`, except that a
         unit that is still zero (a dead ReLU, which has no gradient) is scored by its
         pre-activation until it comes alive."""
-        return self._sum(activations, indices, revive=True)
+        return self._sum(activations, targets, revive=True)
 
-    def _sum(self, activations: dict, indices: tf.Tensor, revive: bool) -> tf.Tensor:
+    def _sum(self, activations: dict, targets: dict, revive: bool) -> tf.Tensor:
         total = 0.0
+        indices, weights = targets["indices"], targets["weights"]
         for i, term in enumerate(self.terms):
             index = indices[:, i]
             pre_key = term.tensor_key(use_pre_activation=True)
@@ -81,5 +87,5 @@ class Objective:
                 if revive and pre_key in activations:
                     pre_value = term_value(term, activations[pre_key], index)
                     value = tf.where(value > 0.0, value, pre_value)
-            total += term.weight * value
+            total += term.weight * weights[:, i] * value
         return total

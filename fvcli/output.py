@@ -128,6 +128,18 @@ def write_png_strips(stream, width: int, height: int, strips) -> None:
     stream.write(chunk(b"IEND", b""))
 
 
+def make_row(images) -> np.ndarray:
+    """Equally sized uint8 images side by side with a white gap; one image as it is."""
+    if len(images) == 1:
+        return images[0]
+    height, width = images[0].shape[:2]
+    row = np.full((height, len(images) * (width + GRID_GAP) - GRID_GAP, 3), GRID_BACKGROUND,
+                  np.uint8)
+    for n, image in enumerate(images):
+        row[:, n * (width + GRID_GAP):n * (width + GRID_GAP) + width] = image
+    return row
+
+
 def write_json(path: str, record: dict) -> None:
     """Write ``record`` as indented JSON, atomically."""
     write_atomic(path, (json.dumps(record, indent=2, sort_keys=False) + "\n").encode("utf8"))

@@ -22,6 +22,8 @@ import math
 import zlib
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from .config import CLASS_KINDS, JobFile, JobSpec, SpecError, Term, WrittenTerm, describe_terms
 
 
@@ -35,6 +37,18 @@ class PlannedJob:
     units: list["Unit"] = field(default_factory=list)
     model_fingerprint: str = ""
     precision: str = ""   # as it will run (auto resolved on the device); "" until known
+    vector_sizes: tuple[int, ...] = ()  # per term: channels of its direction, else 1
+    images_per_unit: int = 1            # images optimised together as one unit
+
+    def image_weights(self, frame: int) -> tuple[float, ...]:
+        """Per-term weight of image ``frame`` of a unit (all 1 unless a kind says else)."""
+        return (1.0,) * len(self.terms)
+
+    def image_seed(self, unit_seed_value: int, frame: int) -> int:
+        """Seed of image ``frame`` of a unit: the unit's own for its first image."""
+        if frame == 0:
+            return unit_seed_value
+        return zlib.crc32(f"{unit_seed_value}:{frame}".encode()) & 0x7FFFFFFF
 
     def image_settings(self) -> dict:
         """Every setting that changes a unit's image, and none that does not (batch size,
@@ -86,11 +100,24 @@ class Unit:
             return f"{layer}_{index:04d}_y{term.position[0]}x{term.position[1]}{suffix}"
         return f"{layer}_{index:04d}{suffix}"
 
+    vectors: tuple = ()  # per term: its direction (a float array), or None
+
+    def images(self) -> list["ImageTarget"]:
+        """What each image of this unit aims at."""
+        job = self.job
+        vectors = self.vectors or (None,) * len(job.terms)
+        return [ImageTarget(indices=self.indices, weights=job.image_weights(frame),
+                            vectors=vectors, seed=job.image_seed(self.seed, frame),
+                            frame=frame)
+                for frame in range(job.images_per_unit)]
+
     @property
     def fingerprint(self) -> str:
         """A digest of everything that makes this unit's image what it is."""
         identity = {**self.job.image_settings(), "indices": list(self.indices),
-                    "seed": self.seed}
+                    "seed": self.seed,
+                    "vectors": [None if v is None else np.round(v, 6).tolist()
+                                for v in self.vectors]}
         text = json.dumps(identity, sort_keys=True, default=list)
         return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:24]
 
@@ -106,6 +133,68 @@ class Unit:
             elif term.kind != "deepdream":
                 info["channel"] = index
         return info
+
+
+@dataclass(frozen=True)
+class ImageTarget:
+    """One image of a unit: per term its index, weight and direction, its seed, and its
+    number within the unit (a diversity sample or an interpolation frame)."""
+
+    indices: tuple[int, ...]
+    weights: tuple[float, ...]
+    vectors: tuple
+    seed: int
+    frame: int
+
+
+@dataclass
+class Targets:
+    """The images of a batch as arrays, batch first: what the traced step takes as tensors,
+    so that one trace serves any channels, directions and weights."""
+
+    indices: np.ndarray          # [batch, terms] int32
+    weights: np.ndarray          # [batch, terms] float32
+    vectors: tuple               # per term: [batch, channels or 1] float32
+    seeds: np.ndarray            # [batch] int64
+    groups: np.ndarray           # [batch] int32: a unit's images share one; terms that
+    frames: np.ndarray           # couple images see only their own group. [batch] int32
+
+    @classmethod
+    def of(cls, images: list[ImageTarget], groups: list[int], vector_sizes) -> "Targets":
+        vectors = []
+        for term, size in enumerate(vector_sizes):
+            rows = [np.ones(size) if image.vectors[term] is None else image.vectors[term]
+                    for image in images]
+            vectors.append(np.asarray(rows, np.float32).reshape(len(images), size))
+        return cls(indices=np.asarray([i.indices for i in images], np.int32),
+                   weights=np.asarray([i.weights for i in images], np.float32),
+                   vectors=tuple(vectors),
+                   seeds=np.asarray([i.seed for i in images], np.int64),
+                   groups=np.asarray(groups, np.int32),
+                   frames=np.asarray([i.frame for i in images], np.int32))
+
+    @classmethod
+    def simple(cls, indices, seeds) -> "Targets":
+        """One image per row of ``indices`` ([batch, terms]), none coupled."""
+        indices = np.asarray(indices, np.int32)
+        images = [ImageTarget(tuple(row), (1.0,) * indices.shape[1],
+                              (None,) * indices.shape[1], int(seed), 0)
+                  for row, seed in zip(indices, seeds)]
+        return cls.of(images, list(range(len(images))), (1,) * indices.shape[1])
+
+
+def batch_targets(units: list[Unit], images_per_batch: int) -> Targets:
+    """The targets of a batch of units, padded to ``images_per_batch`` images by repeating
+    the last image, each padding image in a group of its own (coupled to nothing)."""
+    images, groups = [], []
+    for position, unit in enumerate(units):
+        for image in unit.images():
+            images.append(image)
+            groups.append(position)
+    while len(images) < images_per_batch:
+        images.append(images[-1])
+        groups.append(images_per_batch + len(groups))
+    return Targets.of(images, groups, units[0].job.vector_sizes)
 
 
 def unit_seed(job_seed: int, indices: tuple[int, ...]) -> int:
@@ -144,7 +233,8 @@ def plan_job(path: str, spec: JobSpec, network) -> PlannedJob:
         resolved_terms.append(replace(term, layer=layer.name))
         per_term.append(_resolve_indices(path, line, key, written, layer))
     job = PlannedJob(spec=spec, terms=tuple(resolved_terms),
-                     model_fingerprint=getattr(network, "fingerprint", ""))
+                     model_fingerprint=getattr(network, "fingerprint", ""),
+                     vector_sizes=(1,) * len(resolved_terms))
     if len(per_term) == 1:
         targets = [(index,) for index in per_term[0]]
     else:

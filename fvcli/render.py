@@ -27,6 +27,7 @@ from .config import RenderSettings
 from .hardware import Device, precision_scope, resolve_device, resolve_precision
 from .objectives import Objective
 from .param import Parameterization
+from .plan import Targets
 from .transforms import Transforms
 
 ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-8
@@ -65,49 +66,66 @@ class Renderer:
         self._forward = network.forward(layers, pre_layers, seen_size)
         self._evaluate_forward = network.forward(*objective.layers(network, revive=False),
                                                  settings.size)
-        param_shape = self.param.shape()
-        terms = len(objective.terms)
-        batch_params = tf.TensorSpec([batch_size, *param_shape], tf.float32)
-        batch_indices = tf.TensorSpec([batch_size, terms], tf.int32)
+        batch_params = tf.TensorSpec([batch_size, *self.param.shape()], tf.float32)
+        targets = self._target_signature(objective.vector_sizes(network))
         self._run_step = tf.function(
             self._step, jit_compile=settings.xla or None,
-            input_signature=[batch_params, batch_params, batch_params, batch_indices,
-                             tf.TensorSpec([batch_size], tf.int64), tf.TensorSpec([], tf.int32)])
-        self._evaluate = tf.function(self._score,
-                                     input_signature=[batch_params, batch_indices])
+            input_signature=[batch_params, batch_params, batch_params, targets,
+                             tf.TensorSpec([], tf.int32)])
+        self._evaluate = tf.function(self._score, input_signature=[batch_params, targets])
+        self._vector_sizes = objective.vector_sizes(network)
         self.traces = 0
+
+    def _target_signature(self, vector_sizes) -> dict:
+        batch, terms = self.batch_size, len(self.objective.terms)
+        return {"indices": tf.TensorSpec([batch, terms], tf.int32),
+                "weights": tf.TensorSpec([batch, terms], tf.float32),
+                "vectors": tuple(tf.TensorSpec([batch, size], tf.float32)
+                                 for size in vector_sizes),
+                "seeds": tf.TensorSpec([batch], tf.int64),
+                "groups": tf.TensorSpec([batch], tf.int32),
+                "frames": tf.TensorSpec([batch], tf.int32)}
+
+    @staticmethod
+    def _target_tensors(targets: Targets) -> dict:
+        return {"indices": tf.constant(targets.indices), "weights": tf.constant(targets.weights),
+                "vectors": tuple(tf.constant(v) for v in targets.vectors),
+                "seeds": tf.constant(targets.seeds), "groups": tf.constant(targets.groups),
+                "frames": tf.constant(targets.frames)}
 
     def warm_up(self) -> float:
         """Build and optimise the traced functions with one step on a dummy batch, so that
         timing a render afterwards measures rendering only. Returns the seconds it took."""
         started = time.perf_counter()
         terms = len(self.objective.terms)
+        dummy = Targets.simple(np.zeros([self.batch_size, terms], np.int32),
+                               range(self.batch_size))
+        dummy.vectors = tuple(np.ones([self.batch_size, size], np.float32)
+                              for size in self._vector_sizes)
         with self.device.scope(), precision_scope(self.precision):
             params = tf.constant(self.param.initial(range(self.batch_size)))
-            indices = tf.zeros([self.batch_size, terms], tf.int32)
-            seeds = tf.zeros([self.batch_size], tf.int64)
-            self._evaluate(params, indices)[0].numpy()
-            self._run_step(params, params, params, indices, seeds, tf.constant(0))[0].numpy()
+            targets = self._target_tensors(dummy)
+            self._evaluate(params, targets)[0].numpy()
+            self._run_step(params, params, params, targets, tf.constant(0))[0].numpy()
         return time.perf_counter() - started
 
-    def render(self, indices, seeds, on_steps: Callable[[int], None] | None = None,
+    def render(self, indices, seeds=None, on_steps: Callable[[int], None] | None = None,
                should_stop: Callable[[], bool] | None = None) -> BatchResult:
-        """Optimise one image per row of ``indices`` ([batch, terms]) from its seed.
-        ``should_stop`` is asked after every step; when it says yes, :class:`RenderStopped`
-        is raised."""
+        """Optimise one image per row of ``indices`` ([batch, terms]) from its seed, or
+        the images of ``indices`` when it is a :class:`Targets`. ``should_stop`` is asked
+        after every step; when it says yes, :class:`RenderStopped` is raised."""
         started = time.perf_counter()
+        targets = indices if isinstance(indices, Targets) else Targets.simple(indices, seeds)
         with self.device.scope(), precision_scope(self.precision):
-            indices = tf.constant(np.asarray(indices, np.int32))
-            seeds_tensor = tf.constant(np.asarray(seeds, np.int64))
-            params = tf.constant(self.param.initial(seeds))
+            params = tf.constant(self.param.initial(targets.seeds))
+            target_tensors = self._target_tensors(targets)
             first_moment = tf.zeros_like(params)
             second_moment = tf.zeros_like(params)
-            objective_start = self._evaluate(params, indices)[0].numpy()
+            objective_start = self._evaluate(params, target_tensors)[0].numpy()
             reported = 0
             for step in range(self.settings.steps):
                 params, first_moment, second_moment = self._run_step(
-                    params, first_moment, second_moment, indices, seeds_tensor,
-                    tf.constant(step))
+                    params, first_moment, second_moment, target_tensors, tf.constant(step))
                 if should_stop and should_stop():
                     raise RenderStopped(f"stopped at step {step + 1}")
                 done = step + 1
@@ -115,26 +133,26 @@ class Renderer:
                                  or done == self.settings.steps):
                     on_steps(done - reported)
                     reported = done
-            objective_end, images = self._evaluate(params, indices)
+            objective_end, images = self._evaluate(params, target_tensors)
         return BatchResult(images=images.numpy(), objective_start=objective_start,
                            objective_end=objective_end.numpy(),
                            seconds=time.perf_counter() - started)
 
-    def _score(self, params, indices):
+    def _score(self, params, targets):
         # Scored on the images as they are written, without transforms.
         images = self.param.to_image(params)
-        return self.objective.score(self._evaluate_forward(images), indices), images
+        return self.objective.score(self._evaluate_forward(images), targets), images
 
-    def _loss(self, params, indices, seeds, step):
+    def _loss(self, params, targets, step):
         images = self.param.to_image(params)
-        seen = self.transforms.apply(images, seeds, step, xla=self.settings.xla)
-        scores = self.objective.training_score(self._forward(seen), indices)
+        seen = self.transforms.apply(images, targets["seeds"], step, xla=self.settings.xla)
+        scores = self.objective.training_score(self._forward(seen), targets)
         scores -= regularizers.penalty(images, dict(self.settings.regularizers))
         return -tf.reduce_sum(scores)
 
-    def _step(self, params, first_moment, second_moment, indices, seeds, step):
+    def _step(self, params, first_moment, second_moment, targets, step):
         self.traces += 1  # runs only while tracing
-        loss = self._loss(params, indices, seeds, step)
+        loss = self._loss(params, targets, step)
         # tf.gradients, not a tape: the pruned network is an imported graph function,
         # which a GradientTape does not record.
         gradient = tf.gradients(loss, params)[0]

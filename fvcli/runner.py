@@ -19,9 +19,9 @@ from . import __version__
 from .collect import collect, read_job
 from .hardware import Device, available_memory
 from .objectives import Objective
-from .output import to_uint8
-from .plan import (PlannedJob, Shard, Unit, auto_batch_size, balanced_batch_size, batches_of,
-                   shard_units)
+from .output import make_row, to_uint8
+from .plan import (PlannedJob, Shard, Unit, auto_batch_size, balanced_batch_size, batch_targets,
+                   batches_of, shard_units)
 from .progress import Progress, format_seconds
 from .render import Renderer, RenderStopped
 from .store import JobStore
@@ -44,12 +44,11 @@ class RendererCache:
         return self._renderers[key]
 
 
-def batch_size_of(job: PlannedJob, units: int, network, device: Device
-                  ) -> tuple[int, str | None]:
-    """The batch size ``units`` units of ``job`` render with, and for ``batch_size: auto``
-    a line saying how it was chosen."""
+def batch_size_of(job: PlannedJob, network, device: Device) -> tuple[int, str | None]:
+    """The number of images ``job`` renders at once, and for ``batch_size: auto`` a line
+    saying how it was chosen."""
     if job.spec.batch_size != "auto":
-        return balanced_batch_size(units, job.spec.batch_size), None
+        return job.spec.batch_size, None
     seen_size = job.settings.transforms.output_size(job.settings.size)
     layers = [term.layer for term in job.terms]
     per_image = network.activation_bytes(layers, seen_size)
@@ -58,7 +57,7 @@ def batch_size_of(job: PlannedJob, units: int, network, device: Device
     note = (f"batch_size auto -> {chosen} (about {per_image / 2**20:.0f} MiB of "
             f"activations per image at {seen_size}px; {available / 2**30:.1f} GiB free on "
             f"{device.name.strip('/')})")
-    return balanced_batch_size(units, chosen), note
+    return chosen, note
 
 
 def unit_cost(job: PlannedJob, network) -> float:
@@ -111,7 +110,7 @@ class SweepRunner:
             report.skipped += len(units) - len(missing)
             if missing:
                 todo.append((job, store, missing))
-        progress = Progress(label, sum(len(units) * job.settings.steps
+        progress = Progress(label, sum(len(units) * job.images_per_unit * job.settings.steps
                                        for job, _, units in todo),
                             quiet=self.quiet, units=sum(len(units) for _, _, units in todo))
         if report.skipped:
@@ -136,30 +135,39 @@ class SweepRunner:
 
     def _render_units(self, job: PlannedJob, store: JobStore, units: list[Unit],
                       progress: Progress) -> None:
-        batch_size, note = batch_size_of(job, len(units), self.network, self.renderers.device)
-        renderer = self.renderers.get(job, batch_size)
+        batch_size, note = batch_size_of(job, self.network, self.renderers.device)
+        per_unit = job.images_per_unit
+        units_per_batch = balanced_batch_size(len(units), max(1, batch_size // per_unit))
+        renderer = self.renderers.get(job, units_per_batch * per_unit)
         if note:
             progress.say(f"{job.name}: {note}")
-        for batch in batches_of(units, batch_size):
-            padded = batch + [batch[-1]] * (batch_size - len(batch))
-
-            def advance(steps: int, images: int = len(batch)) -> None:
+        for batch in batches_of(units, units_per_batch):
+            def advance(steps: int, images: int = len(batch) * per_unit) -> None:
                 progress.advance(steps * images)  # padding images are not progress
 
-            result = renderer.render([unit.indices for unit in padded],
-                                     [unit.seed for unit in padded], on_steps=advance,
-                                     should_stop=self.should_stop)
+            result = renderer.render(batch_targets(batch, renderer.batch_size),
+                                     on_steps=advance, should_stop=self.should_stop)
             for position, unit in enumerate(batch):
-                store.save(unit.file_stem, to_uint8(result.images[position]), {
-                    **unit.record(), "stem": unit.file_stem,
-                    "png": f"units/{unit.file_stem}.png",
-                    "objective_start": float(result.objective_start[position]),
-                    "objective_end": float(result.objective_end[position]),
-                    "seconds": round(result.seconds / len(batch), 3),
-                    "fingerprint": unit.fingerprint, "status": "done",
-                    "precision": renderer.precision, "device": renderer.device.name,
-                    "batch_size": batch_size})
+                rows = slice(position * per_unit, (position + 1) * per_unit)
+                store.save(unit.file_stem, make_row(to_uint8(result.images[rows])),
+                           unit_record(unit, result, rows, renderer, len(batch)))
             progress.units_finished(len(batch))
+
+
+def unit_record(unit: Unit, result, rows: slice, renderer: Renderer, units: int) -> dict:
+    """The record of a rendered unit: its target, objective before and after (the mean
+    over its images, and each image's when it has several), how it ran."""
+    start, end = result.objective_start[rows], result.objective_end[rows]
+    record = {**unit.record(), "stem": unit.file_stem, "png": f"units/{unit.file_stem}.png",
+              "objective_start": float(np.mean(start)), "objective_end": float(np.mean(end)),
+              "seconds": round(result.seconds / units, 3), "fingerprint": unit.fingerprint,
+              "status": "done", "precision": renderer.precision,
+              "device": renderer.device.name, "batch_size": renderer.batch_size}
+    if len(start) > 1:
+        record["images"] = [{"frame": image.frame, "seed": image.seed,
+                             "objective_start": float(s), "objective_end": float(e)}
+                            for image, s, e in zip(unit.images(), start, end)]
+    return record
 
 
 def plan_record(job: PlannedJob, model_record: dict, cost: float) -> dict:

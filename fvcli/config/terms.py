@@ -19,7 +19,11 @@ class Term:
 
     @property
     def takes_index(self) -> bool:
-        return self.kind != "deepdream"
+        return self.kind not in ("deepdream", "direction")
+
+    @property
+    def takes_vector(self) -> bool:
+        return self.kind == "direction"
 
     def tensor_key(self, use_pre_activation: bool) -> str:
         return self.layer + "/pre" if use_pre_activation else self.layer
