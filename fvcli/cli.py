@@ -48,8 +48,12 @@ def _quiet_tensorflow() -> None:
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        import tensorflow  # noqa: F401
+        import tensorflow
         import tensorflow_hub  # noqa: F401
+
+        # Each job shape traces its own step once; TensorFlow's retracing warning counts
+        # those as retraces and would alarm users of multi-job files for nothing.
+        tensorflow.get_logger().setLevel("ERROR")
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -122,7 +126,7 @@ def main():
 @click.option("--out", "-o", default="renders", show_default=True, type=click.Path(file_okay=False),
               help="Folder to write into; each job gets a subfolder named after it.")
 @click.option("--model", help=MODEL_HELP)
-@click.option("--steps", type=click.IntRange(1), help=SETTINGS["steps"].help)
+@click.option("--steps", type=click.IntRange(0), help=SETTINGS["steps"].help)
 @click.option("--size", type=click.IntRange(16, 2048), help=SETTINGS["size"].help)
 @click.option("--batch-size", type=BatchSizeType(),
               help=SETTINGS["batch_size"].help)

@@ -143,7 +143,8 @@ def write_grid(view: JobView) -> None:
     if not done:
         return
     height, width = iio.imread(view.store.png_path(done[0].plan["stem"])).shape[:2]
-    rows, columns = grid_shape(len(view.units))
+    # Units of several images (diversity, interpolation) are strips: one per row.
+    rows, columns = (len(view.units), 1) if width > height else grid_shape(len(view.units))
     total_width = columns * width + (columns - 1) * GRID_GAP
 
     def strips():

@@ -67,3 +67,34 @@ class Parameterization(ParamSpec):
             image = tf.reduce_sum(image[..., tf.newaxis, :] * COLOR_CORRELATION_NORMALIZED,
                                   axis=-1)
         return tf.sigmoid(image)
+
+    def from_image(self, pixels: np.ndarray) -> np.ndarray:
+        """The parameters whose image is ``pixels`` (any size, grey or RGB, uint8 or floats
+        in [0, 1]), resized to this size: the inverse of :meth:`to_image`."""
+        image = _rgb_floats(pixels)
+        if image.shape[:2] != (self.size, self.size):
+            image = tf.image.resize(image[None], [self.size, self.size], antialias=True)[0]
+            image = np.clip(np.asarray(image), 0.0, 1.0)
+        edge = 0.25 / 255  # keeps the logit finite; rounds back to 0 and 255
+        linear = np.log(np.clip(image, edge, 1 - edge) / (1 - np.clip(image, edge, 1 - edge)))
+        if self.decorrelate:
+            linear = linear @ np.linalg.inv(COLOR_CORRELATION_NORMALIZED).T
+        if not self.fft:
+            return linear.astype(np.float32)
+        planes = np.transpose(linear, [2, 0, 1]) * FFT_MAGIC_DIVISOR
+        spectrum = np.fft.rfft2(planes) / self.spectrum_scale()
+        return np.stack([spectrum.real, spectrum.imag]).astype(np.float32)
+
+
+def _rgb_floats(pixels: np.ndarray) -> np.ndarray:
+    """[h, w] or [h, w, 1|3|4] pixels, integers or floats -> [h, w, 3] floats in [0, 1]."""
+    image = np.asarray(pixels)
+    scale = 255.0 if image.dtype == np.uint8 else (65535.0 if image.dtype == np.uint16 else 1.0)
+    image = image.astype(np.float64) / scale
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.shape[-1] == 4:
+        image = image[..., :3]
+    if image.shape[-1] == 1:
+        image = np.repeat(image, 3, axis=-1)
+    return image

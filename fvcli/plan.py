@@ -24,7 +24,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .config import CLASS_KINDS, JobFile, JobSpec, SpecError, Term, WrittenTerm, describe_terms
+from .config import (CLASS_KINDS, DIRECTION_KINDS, GroupTerm, JobFile, JobSpec, SpecError, Term,
+                     WrittenTerm, describe_terms)
 
 
 @dataclass
@@ -38,15 +39,30 @@ class PlannedJob:
     model_fingerprint: str = ""
     precision: str = ""   # as it will run (auto resolved on the device); "" until known
     vector_sizes: tuple[int, ...] = ()  # per term: channels of its direction, else 1
-    images_per_unit: int = 1            # images optimised together as one unit
+    group_terms: tuple[GroupTerm, ...] = ()  # layers resolved to the model's names
+
+    @property
+    def images_per_unit(self) -> int:
+        """Images optimised together as one unit (diversity samples, interpolation frames)."""
+        return self.spec.images_per_unit
+
+    @property
+    def written_images(self) -> int:
+        """Images of a unit that are written: all but the uncoupled reference images."""
+        return self.spec.images_per_unit - self.spec.reference_images
 
     def image_weights(self, frame: int) -> tuple[float, ...]:
-        """Per-term weight of image ``frame`` of a unit (all 1 unless a kind says else)."""
+        """Per-term weight of image ``frame`` of a unit: frame t of an interpolation weighs
+        its ends 1 - t and t; otherwise every term weighs 1."""
+        if self.spec.interpolate:
+            t = frame / (self.images_per_unit - 1)
+            return (1.0 - t, t)
         return (1.0,) * len(self.terms)
 
     def image_seed(self, unit_seed_value: int, frame: int) -> int:
-        """Seed of image ``frame`` of a unit: the unit's own for its first image."""
-        if frame == 0:
+        """Seed of image ``frame`` of a unit: the unit's own for its first image and for
+        every frame of an interpolation (they start alike, so features stay in place)."""
+        if frame == 0 or self.spec.interpolate:
             return unit_seed_value
         return zlib.crc32(f"{unit_seed_value}:{frame}".encode()) & 0x7FFFFFFF
 
@@ -60,7 +76,10 @@ class PlannedJob:
                 "learning_rate": settings.learning_rate,
                 "param": settings.param.describe(), "transforms": settings.transforms.describe(),
                 "regularizers": dict(settings.regularizers), "revive": settings.revive,
-                "precision": self.precision or settings.precision}
+                "precision": self.precision or settings.precision,
+                "group_terms": [term.describe() for term in self.group_terms],
+                "images": self.images_per_unit, "interpolate": self.spec.interpolate,
+                "init": _file_digest(self.spec.init) if self.spec.init else None}
 
     @property
     def name(self) -> str:
@@ -71,7 +90,16 @@ class PlannedJob:
         return self.spec.settings
 
     def describe(self, indices) -> str:
-        return describe_terms(self.terms, indices)
+        if self.spec.interpolate:
+            ends = " -> ".join(term.describe(index) for term, index in zip(self.terms, indices))
+            return f"{ends} in {self.images_per_unit} frames"
+        text = describe_terms(self.terms, indices)
+        return " ".join([text] + [term.describe() for term in self.group_terms])
+
+
+def _file_digest(path: str) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -87,9 +115,14 @@ class Unit:
     def file_stem(self) -> str:
         """A file name a person can find: Mixed_4b_0011, class_0208, deepdream_Mixed_4c."""
         terms = self.job.terms
+        if self.job.spec.interpolate:
+            return "_to_".join(_target_label(term, index)
+                               for term, index in zip(terms, self.indices))
         if len(terms) > 1:
             return f"{self.job.name}_{self.number:04d}"
         term, index = terms[0], self.indices[0]
+        if term.kind in DIRECTION_KINDS:
+            return _target_label(term, index) + ("_neg" if term.negative else "")
         layer = term.layer.replace("/", "_")
         suffix = "_neg" if term.negative else ""
         if term.kind in CLASS_KINDS:
@@ -125,7 +158,16 @@ class Unit:
         """What the manifest says about this unit's target."""
         terms = self.job.terms
         info = {"description": self.job.describe(self.indices), "seed": self.seed}
-        if len(terms) == 1:
+        if self.job.spec.interpolate:
+            info["frames"] = self.job.images_per_unit
+            for end, term, index in zip(("from", "to"), terms, self.indices):
+                info[end] = {"layer": term.layer,
+                             ("direction" if term.takes_vector else "channel"): index}
+        elif len(terms) == 1 and terms[0].takes_vector:
+            info.update(layer=terms[0].layer, direction=self.indices[0])
+        elif self.job.images_per_unit > 1:
+            info["images"] = self.job.written_images
+        if len(terms) == 1 and not terms[0].takes_vector:
             term, index = terms[0], self.indices[0]
             info["layer"] = term.layer
             if term.kind in CLASS_KINDS:
@@ -156,11 +198,11 @@ class Targets:
     weights: np.ndarray          # [batch, terms] float32
     vectors: tuple               # per term: [batch, channels or 1] float32
     seeds: np.ndarray            # [batch] int64
-    groups: np.ndarray           # [batch] int32: a unit's images share one; terms that
-    frames: np.ndarray           # couple images see only their own group. [batch] int32
+    frames: np.ndarray           # [batch] int32: each image's number within its unit
 
     @classmethod
-    def of(cls, images: list[ImageTarget], groups: list[int], vector_sizes) -> "Targets":
+    def of(cls, images: list[ImageTarget], vector_sizes) -> "Targets":
+        """The targets of ``images``; a unit's images come one after the other."""
         vectors = []
         for term, size in enumerate(vector_sizes):
             rows = [np.ones(size) if image.vectors[term] is None else image.vectors[term]
@@ -170,31 +212,30 @@ class Targets:
                    weights=np.asarray([i.weights for i in images], np.float32),
                    vectors=tuple(vectors),
                    seeds=np.asarray([i.seed for i in images], np.int64),
-                   groups=np.asarray(groups, np.int32),
                    frames=np.asarray([i.frame for i in images], np.int32))
 
     @classmethod
     def simple(cls, indices, seeds) -> "Targets":
-        """One image per row of ``indices`` ([batch, terms]), none coupled."""
+        """One image per row of ``indices`` ([batch, terms]), each a unit of its own."""
         indices = np.asarray(indices, np.int32)
         images = [ImageTarget(tuple(row), (1.0,) * indices.shape[1],
                               (None,) * indices.shape[1], int(seed), 0)
                   for row, seed in zip(indices, seeds)]
-        return cls.of(images, list(range(len(images))), (1,) * indices.shape[1])
+        return cls.of(images, (1,) * indices.shape[1])
 
 
 def batch_targets(units: list[Unit], images_per_batch: int) -> Targets:
     """The targets of a batch of units, padded to ``images_per_batch`` images by repeating
-    the last image, each padding image in a group of its own (coupled to nothing)."""
-    images, groups = [], []
-    for position, unit in enumerate(units):
-        for image in unit.images():
-            images.append(image)
-            groups.append(position)
+    the last unit (padding is whole units, so units stay aligned in the batch)."""
+    images = [image for unit in units for image in unit.images()]
     while len(images) < images_per_batch:
-        images.append(images[-1])
-        groups.append(images_per_batch + len(groups))
-    return Targets.of(images, groups, units[0].job.vector_sizes)
+        images.extend(units[-1].images())
+    return Targets.of(images, units[0].job.vector_sizes)
+
+
+def _target_label(term: Term, index: int) -> str:
+    layer = term.layer.replace("/", "_")
+    return f"{layer}_dir{index:04d}" if term.takes_vector else f"{layer}_{index:04d}"
 
 
 def unit_seed(job_seed: int, indices: tuple[int, ...]) -> int:
@@ -214,34 +255,82 @@ def plan_job_file(job_file: JobFile, network) -> list[PlannedJob]:
 
 
 def plan_job(path: str, spec: JobSpec, network) -> PlannedJob:
-    """Resolve layer names and channel/class lists of one job and list its units."""
-    from .models import ModelError  # the layer table's error; models imports TensorFlow
-
-    resolved_terms, per_term = [], []
+    """Resolve layer names, channel/class lists and directions of one job and list its
+    units."""
+    resolved_terms, per_term, vectors, sizes = [], [], [], []
     for written in spec.written:
         line, key = written.where
-        layer_line = written.lines.get("layer", line)
+        layer = _layer(path, written.lines.get("layer", line), f"{key}.layer", network,
+                       written.term.layer)
         term = written.term
-        try:
-            layer = network.layer(term.layer)
-        except ModelError as error:
-            raise SpecError(path, layer_line, f"{key}.layer", str(error)) from None
-        _check_layer_kind(path, layer_line, key, term, layer)
+        _check_layer_kind(path, written.lines.get("layer", line), key, term, layer)
         if term.position and layer.is_spatial:
             _check_position(path, written.lines.get("position", line), key,
                             term.position, network, layer, spec.settings.size)
         resolved_terms.append(replace(term, layer=layer.name))
-        per_term.append(_resolve_indices(path, line, key, written, layer))
+        if written.vectors is not None:
+            vectors.append(_resolve_vectors(path, written, layer))
+            per_term.append(list(range(len(vectors[-1]))))
+            sizes.append(layer.channels)
+        else:
+            vectors.append(None)
+            per_term.append(_resolve_indices(path, line, key, written, layer))
+            sizes.append(1)
+    groups = tuple(replace(group, layer=_layer(path, group.line, group.key, network,
+                                               group.layer, spatial=True).name)
+                   for group in spec.group_terms)
     job = PlannedJob(spec=spec, terms=tuple(resolved_terms),
                      model_fingerprint=getattr(network, "fingerprint", ""),
-                     vector_sizes=(1,) * len(resolved_terms))
-    if len(per_term) == 1:
-        targets = [(index,) for index in per_term[0]]
-    else:
-        targets = [tuple(indices[0] for indices in per_term)]
-    job.units = [Unit(job=job, number=n, indices=indices, seed=unit_seed(spec.seed, indices))
-                 for n, indices in enumerate(targets)]
+                     vector_sizes=tuple(sizes), group_terms=groups)
+    job.units = [Unit(job=job, number=n, indices=indices, seed=unit_seed(spec.seed, indices),
+                      vectors=tuple(None if v is None else v[i]
+                                    for v, i in zip(vectors, indices)))
+                 for n, indices in enumerate(_unit_targets(path, spec, per_term))]
     return job
+
+
+def _layer(path, line, key, network, name, spatial=False):
+    from .models import ModelError  # the layer table's error; models imports TensorFlow
+
+    try:
+        layer = network.layer(name)
+    except ModelError as error:
+        raise SpecError(path, line, key, str(error)) from None
+    if spatial and not layer.is_spatial:
+        raise SpecError(path, line, key, f"{layer.name} has no spatial map; use a "
+                        "convolutional layer")
+    return layer
+
+
+def _unit_targets(path, spec: JobSpec, per_term: list[list[int]]) -> list[tuple[int, ...]]:
+    """Per unit, an index per term: one unit per index of a single term; the ends of
+    interpolations paired (an end with one target pairs with every target of the other);
+    one unit for a weighted sum."""
+    if len(per_term) == 1:
+        return [(index,) for index in per_term[0]]
+    if spec.interpolate:
+        first, second = per_term
+        if len(first) != len(second) and 1 not in (len(first), len(second)):
+            line, key = spec.written[1].where
+            raise SpecError(path, line, key, f"'from' has {len(first)} targets and 'to' "
+                            f"{len(second)}; give as many, or one on either side")
+        count = max(len(first), len(second))
+        return [(first[k if len(first) > 1 else 0], second[k if len(second) > 1 else 0])
+                for k in range(count)]
+    for written, indices in zip(spec.written, per_term):
+        if len(indices) != 1:
+            line, key = written.where
+            raise SpecError(path, line, key, "a term of a weighted sum targets exactly one "
+                            "channel, class or direction")
+    return [tuple(indices[0] for indices in per_term)]
+
+
+def _resolve_vectors(path, written: WrittenTerm, layer) -> list[np.ndarray]:
+    source = written.vectors
+    try:
+        return source.resolve(layer.channels)
+    except ValueError as error:
+        raise SpecError(path, source.line, source.key, f"{error} ({layer.name})") from None
 
 
 def _check_layer_kind(path, line, key, term: Term, layer) -> None:

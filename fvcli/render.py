@@ -64,8 +64,8 @@ class Renderer:
         layers, pre_layers = objective.layers(network, revive=settings.revive)
         seen_size = self.transforms.output_size(settings.size)
         self._forward = network.forward(layers, pre_layers, seen_size)
-        self._evaluate_forward = network.forward(*objective.layers(network, revive=False),
-                                                 settings.size)
+        self._evaluate_forward = network.forward(
+            *objective.layers(network, revive=False, groups=False), settings.size)
         batch_params = tf.TensorSpec([batch_size, *self.param.shape()], tf.float32)
         targets = self._target_signature(objective.vector_sizes(network))
         self._run_step = tf.function(
@@ -83,15 +83,13 @@ class Renderer:
                 "vectors": tuple(tf.TensorSpec([batch, size], tf.float32)
                                  for size in vector_sizes),
                 "seeds": tf.TensorSpec([batch], tf.int64),
-                "groups": tf.TensorSpec([batch], tf.int32),
                 "frames": tf.TensorSpec([batch], tf.int32)}
 
     @staticmethod
     def _target_tensors(targets: Targets) -> dict:
         return {"indices": tf.constant(targets.indices), "weights": tf.constant(targets.weights),
                 "vectors": tuple(tf.constant(v) for v in targets.vectors),
-                "seeds": tf.constant(targets.seeds), "groups": tf.constant(targets.groups),
-                "frames": tf.constant(targets.frames)}
+                "seeds": tf.constant(targets.seeds), "frames": tf.constant(targets.frames)}
 
     def warm_up(self) -> float:
         """Build and optimise the traced functions with one step on a dummy batch, so that
@@ -110,14 +108,18 @@ class Renderer:
         return time.perf_counter() - started
 
     def render(self, indices, seeds=None, on_steps: Callable[[int], None] | None = None,
-               should_stop: Callable[[], bool] | None = None) -> BatchResult:
+               should_stop: Callable[[], bool] | None = None,
+               initial: np.ndarray | None = None) -> BatchResult:
         """Optimise one image per row of ``indices`` ([batch, terms]) from its seed, or
-        the images of ``indices`` when it is a :class:`Targets`. ``should_stop`` is asked
-        after every step; when it says yes, :class:`RenderStopped` is raised."""
+        the images of ``indices`` when it is a :class:`Targets`. ``initial``: parameters
+        to start every image from instead of noise. ``should_stop`` is asked after every
+        step; when it says yes, :class:`RenderStopped` is raised."""
         started = time.perf_counter()
         targets = indices if isinstance(indices, Targets) else Targets.simple(indices, seeds)
         with self.device.scope(), precision_scope(self.precision):
-            params = tf.constant(self.param.initial(targets.seeds))
+            start = (self.param.initial(targets.seeds) if initial is None else
+                     np.broadcast_to(initial, (len(targets.seeds), *self.param.shape())))
+            params = tf.constant(np.asarray(start, np.float32))
             target_tensors = self._target_tensors(targets)
             first_moment = tf.zeros_like(params)
             second_moment = tf.zeros_like(params)

@@ -37,10 +37,11 @@ class RendererCache:
         self._renderers: dict = {}
 
     def get(self, job: PlannedJob, batch_size: int) -> Renderer:
-        key = (job.terms, job.settings, batch_size)
+        objective = Objective(job.terms, job.group_terms, job.images_per_unit)
+        key = (objective, job.settings, batch_size)
         if key not in self._renderers:
-            self._renderers[key] = Renderer(self.network, Objective(job.terms), job.settings,
-                                            batch_size, self.device)
+            self._renderers[key] = Renderer(self.network, objective, job.settings, batch_size,
+                                            self.device)
         return self._renderers[key]
 
 
@@ -141,32 +142,60 @@ class SweepRunner:
         renderer = self.renderers.get(job, units_per_batch * per_unit)
         if note:
             progress.say(f"{job.name}: {note}")
+        initial = initial_parameters(job, renderer)
+        weakened = 0
         for batch in batches_of(units, units_per_batch):
             def advance(steps: int, images: int = len(batch) * per_unit) -> None:
                 progress.advance(steps * images)  # padding images are not progress
 
             result = renderer.render(batch_targets(batch, renderer.batch_size),
-                                     on_steps=advance, should_stop=self.should_stop)
+                                     on_steps=advance, should_stop=self.should_stop,
+                                     initial=initial)
             for position, unit in enumerate(batch):
                 rows = slice(position * per_unit, (position + 1) * per_unit)
-                store.save(unit.file_stem, make_row(to_uint8(result.images[rows])),
-                           unit_record(unit, result, rows, renderer, len(batch)))
+                record = unit_record(unit, result, rows, renderer, len(batch))
+                written = to_uint8(result.images[rows][:job.written_images])
+                store.save(unit.file_stem, make_row(written), record)
+                weakened += record.get("diversity_weakened", False)
             progress.units_finished(len(batch))
+        if weakened:
+            weight = job.group_terms[0].weight
+            progress.say(f"{job.name}: warning: with diversity, {weakened} of {len(units)} "
+                         "units ended below half the objective they reach without it; "
+                         f"try a smaller diversity weight than {weight:g}")
+
+
+def initial_parameters(job: PlannedJob, renderer: Renderer):
+    """The parameters of the job's ``init`` image, or None to start from noise."""
+    if not job.spec.init:
+        return None
+    import imageio.v3 as iio
+
+    pixels = np.asarray(iio.imread(job.spec.init))
+    return renderer.param.from_image(pixels)
 
 
 def unit_record(unit: Unit, result, rows: slice, renderer: Renderer, units: int) -> dict:
     """The record of a rendered unit: its target, objective before and after (the mean
-    over its images, and each image's when it has several), how it ran."""
+    over its written images, and each image's when it has several), how it ran. With
+    diversity, also the objective its uncoupled reference image reached."""
+    written = unit.job.written_images
     start, end = result.objective_start[rows], result.objective_end[rows]
     record = {**unit.record(), "stem": unit.file_stem, "png": f"units/{unit.file_stem}.png",
-              "objective_start": float(np.mean(start)), "objective_end": float(np.mean(end)),
+              "objective_start": float(np.mean(start[:written])),
+              "objective_end": float(np.mean(end[:written])),
               "seconds": round(result.seconds / units, 3), "fingerprint": unit.fingerprint,
               "status": "done", "precision": renderer.precision,
               "device": renderer.device.name, "batch_size": renderer.batch_size}
-    if len(start) > 1:
+    if written > 1:
         record["images"] = [{"frame": image.frame, "seed": image.seed,
                              "objective_start": float(s), "objective_end": float(e)}
-                            for image, s, e in zip(unit.images(), start, end)]
+                            for image, s, e in zip(unit.images(), start, end[:written])]
+    if written < len(end):
+        reference = float(end[written])
+        record["objective_without_diversity"] = reference
+        record["diversity_weakened"] = bool(reference > 0 and
+                                            record["objective_end"] < 0.5 * reference)
     return record
 
 

@@ -6,12 +6,12 @@ model (layer names, channel counts) is the plan's work (:mod:`fvcli.plan`).
 
 from .errors import SpecError
 from .jobs import JobFile, JobSpec, WrittenTerm, load_job_file, parse_indices
-from .schema import (CLASS_KINDS, DEFAULTS, KINDS, LAYER_KINDS, LOGITS, PRECISIONS, SETTINGS,
-                     UNIT_KINDS)
+from .schema import (CLASS_KINDS, DEFAULTS, DIRECTION_KINDS, KINDS, LAYER_KINDS, LOGITS,
+                     PRECISIONS, SETTINGS, UNIT_KINDS)
 from .settings import ParamSpec, RenderSettings, TransformSpec
-from .terms import Term, describe_terms
+from .terms import GroupTerm, Term, describe_terms
 
 __all__ = ["SpecError", "JobFile", "JobSpec", "WrittenTerm", "load_job_file", "parse_indices",
-           "CLASS_KINDS", "DEFAULTS", "KINDS", "LAYER_KINDS", "LOGITS", "PRECISIONS",
+           "CLASS_KINDS", "DEFAULTS", "DIRECTION_KINDS", "GroupTerm", "KINDS", "LAYER_KINDS", "LOGITS", "PRECISIONS",
            "SETTINGS", "UNIT_KINDS", "ParamSpec", "RenderSettings", "TransformSpec", "Term",
            "describe_terms"]

@@ -13,17 +13,21 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
+from .checker import Checker
 from .errors import SpecError
-from .schema import (CLASS_KINDS, DEFAULTS, KINDS, LAYER_KINDS, LOGITS, PRECISIONS,
-                     SETTING_KEYS, UNIT_KINDS)
+from . import kinds
+from .schema import (CLASS_KINDS, DEFAULTS, DIRECTION_KINDS, JOB_KINDS, KINDS, LAYER_KINDS, LOGITS,
+                     PRECISIONS, SETTING_KEYS, UNIT_KINDS)
 from .settings import ParamSpec, RenderSettings, TransformSpec
 from .terms import Term
 from .yaml_lines import Located, plain, read_yaml
 
 INDEX_KEYS = ("channels", "channel", "classes", "class")
 TERM_KEYS = ("objective", "layer", "channels", "channel", "classes", "class", "position",
-             "negative", "sign", "weight")
-JOB_KEYS = ("name",) + TERM_KEYS + SETTING_KEYS
+             "negative", "sign", "weight", "vector", "vectors", "cossim_pow")
+INTERPOLATION_KEYS = ("from", "to", "frames", "alignment")
+END_KEYS = ("layer", "channel", "channels", "vector", "vectors", "cossim_pow", "negative")
+JOB_KEYS = ("name", "diversity", "init") + TERM_KEYS + INTERPOLATION_KEYS + SETTING_KEYS
 TOP_KEYS = ("model", "defaults", "jobs")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -37,6 +41,7 @@ class WrittenTerm:
     where: tuple[int, str]         # line and key path of the term, for errors
     lines: dict = field(default_factory=dict)  # line of each key of the term
     index_key: str | None = None   # as written: channels, channel, classes or class
+    vectors: kinds.VectorSource | None = None  # a direction's vectors
 
 
 @dataclass
@@ -52,6 +57,11 @@ class JobSpec:
     batch_size: int | str = DEFAULTS["batch_size"]  # or "auto": chosen from the device's memory when rendering
     seed: int = 0
     raw: dict = field(default_factory=dict)      # settings as resolved, for the manifest
+    group_terms: tuple = ()      # terms coupling a unit's images (diversity, alignment)
+    images_per_unit: int = 1     # images optimised together as one unit
+    interpolate: bool = False    # the two terms are the ends of an interpolation
+    reference_images: int = 0    # images per unit rendered without coupling, not written
+    init: str | None = None      # image to start from
 
     @property
     def terms(self) -> tuple[Term, ...]:
@@ -65,63 +75,6 @@ class JobFile:
     jobs: list[JobSpec]
 
 
-# ----------------------------------------------------------------------------- checking
-
-
-class _Checker:
-    """Helpers that raise SpecError with the file, line and key filled in."""
-
-    def __init__(self, path: str):
-        self.path = path
-
-    def fail(self, located: Located, key: str, problem: str):
-        raise SpecError(self.path, located.line if located else None, key, problem)
-
-    def mapping(self, located: Located, key: str, allowed) -> dict:
-        if not isinstance(located.value, dict):
-            self.fail(located, key, f"expected a mapping of keys, got {_kind(located.value)}")
-        for name in located.value:
-            if name not in allowed:
-                close = difflib.get_close_matches(str(name), allowed, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else \
-                    f"; known keys: {', '.join(allowed)}"
-                self.fail(located.value[name], f"{key}.{name}" if key else str(name),
-                          f"unknown key{hint}")
-        return located.value
-
-    def integer(self, located: Located, key: str, low: int, high: int | None = None) -> int:
-        value = located.value
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(located, key, f"expected a whole number, got {value!r}")
-        if value < low or (high is not None and value > high):
-            bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
-            self.fail(located, key, f"{value} is out of range; expected a whole number {bound}")
-        return value
-
-    def number(self, located: Located, key: str, low: float = 0.0) -> float:
-        value = located.value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.fail(located, key, f"expected a number, got {value!r}")
-        if value < low:
-            self.fail(located, key, f"{value} is too small; expected a number >= {low}")
-        return float(value)
-
-    def choice(self, located: Located, key: str, choices: tuple[str, ...]) -> str:
-        if located.value not in choices:
-            self.fail(located, key, f"expected one of {', '.join(choices)}, "
-                      f"got {located.value!r}")
-        return located.value
-
-    def boolean(self, located: Located, key: str) -> bool:
-        if not isinstance(located.value, bool):
-            self.fail(located, key, f"expected true or false, got {located.value!r}")
-        return located.value
-
-
-def _kind(value) -> str:
-    return {dict: "a mapping", list: "a list", str: f"'{value}'"}.get(type(value), repr(value))
-
-
 def load_job_file(path: str, overrides: dict | None = None) -> JobFile:
     """Read and check a job file on its own; ``overrides`` (from the command line) replace
     settings of every job."""
@@ -130,7 +83,7 @@ def load_job_file(path: str, overrides: dict | None = None) -> JobFile:
             text = handle.read()
     except OSError as error:
         raise SpecError(path, None, "", f"cannot read the file: {error.strerror}") from None
-    check = _Checker(path)
+    check = Checker(path)
     root = read_yaml(path, text)
     top = check.mapping(root, "", TOP_KEYS)
     if "jobs" not in top:
@@ -154,7 +107,7 @@ def load_job_file(path: str, overrides: dict | None = None) -> JobFile:
     return JobFile(path=path, model=model, jobs=jobs)
 
 
-def _check_model(check: _Checker, node: Located):
+def _check_model(check: Checker, node: Located):
     if isinstance(node.value, str):
         return
     spec = check.mapping(node, "model", ("hub", "path", "input_range"))
@@ -168,29 +121,72 @@ def _check_model(check: _Checker, node: Located):
                        f"expected [low, high] with low < high, e.g. [0, 1], got {bounds!r}")
 
 
-def _job(check: _Checker, node: Located, key: str, defaults: dict, overrides: dict) -> JobSpec:
+def _job(check: Checker, node: Located, key: str, defaults: dict, overrides: dict) -> JobSpec:
     spec = check.mapping(node, key, JOB_KEYS)
     merged = {**defaults, **{k: v for k, v in spec.items() if k in SETTING_KEYS}}
     settings, raw = _settings(check, merged, key, node, overrides)
     if "objective" not in spec:
-        check.fail(node, f"{key}.objective", f"missing; one of {', '.join(KINDS)}, "
+        check.fail(node, f"{key}.objective", f"missing; one of {', '.join(JOB_KINDS)}, "
                    "or a list of weighted terms")
     objective_node = spec["objective"]
-    if isinstance(objective_node.value, list):
-        written = [_term(check, term_node, f"{key}.objective[{i}]",
-                         check.mapping(term_node, f"{key}.objective[{i}]", TERM_KEYS),
-                         single_unit=True)
-                   for i, term_node in enumerate(objective_node.value)]
-        if not written:
-            check.fail(objective_node, f"{key}.objective", "the list of terms is empty")
+    extras: dict = {}
+    if objective_node.value == "interpolate":
+        written, extras = _interpolation(check, node, key, spec)
     else:
-        written = [_term(check, node, key, spec, single_unit=False)]
+        for name in INTERPOLATION_KEYS:
+            if name in spec:
+                check.fail(spec[name], f"{key}.{name}", "only interpolate objectives take "
+                           f"'{name}'")
+        written = _terms(check, node, key, spec)
+    if "diversity" in spec:
+        if len(written) != 1:
+            check.fail(spec["diversity"], f"{key}.diversity", "diversity works on a job with "
+                       "one objective, not a weighted sum or an interpolation")
+        group = kinds.diversity(check, spec["diversity"], f"{key}.diversity")
+        extras = dict(group_terms=(group,), images_per_unit=group.count + 1,
+                      reference_images=1)
+    if "init" in spec:
+        extras["init"] = kinds.init_image(check, spec["init"], f"{key}.init")
     name = _name(check, spec, key, written)
     return JobSpec(name=name, file=check.path, line=node.line, written=written,
-                   settings=settings, batch_size=raw["batch_size"], seed=raw["seed"], raw=raw)
+                   settings=settings, batch_size=raw["batch_size"], seed=raw["seed"], raw=raw,
+                   **extras)
 
 
-def _name(check: _Checker, spec: dict, key: str, written: list[WrittenTerm]) -> str:
+def _terms(check: Checker, node: Located, key: str, spec: dict) -> list[WrittenTerm]:
+    objective_node = spec["objective"]
+    if not isinstance(objective_node.value, list):
+        return [_term(check, node, key, spec, single_unit=False)]
+    written = [_term(check, term_node, f"{key}.objective[{i}]",
+                     check.mapping(term_node, f"{key}.objective[{i}]", TERM_KEYS),
+                     single_unit=True)
+               for i, term_node in enumerate(objective_node.value)]
+    if not written:
+        check.fail(objective_node, f"{key}.objective", "the list of terms is empty")
+    return written
+
+
+def _interpolation(check: Checker, node: Located, key: str, spec: dict):
+    """``from`` and ``to`` (each {layer, channel(s)} or {layer, vector(s)}), ``frames`` and
+    ``alignment`` -> the two end terms, and what the job needs besides."""
+    written = []
+    for end in ("from", "to"):
+        if end not in spec:
+            check.fail(node, f"{key}.{end}", "missing; e.g. {layer: Mixed_4b, channel: 11} "
+                       "or {layer: Mixed_4b, vector: {random: {seed: 1}}}")
+        located = spec[end]
+        end_spec = dict(check.mapping(located, f"{key}.{end}", END_KEYS))
+        direction = "vector" in end_spec or "vectors" in end_spec
+        end_spec["objective"] = Located("direction" if direction else "channel", located.line)
+        written.append(_term(check, located, f"{key}.{end}", end_spec, single_unit=False))
+    frames = (check.integer(spec["frames"], f"{key}.frames", 2, 256) if "frames" in spec
+              else 6)
+    alignment = kinds.alignment(check, spec.get("alignment"), f"{key}.alignment",
+                                written[0].term.layer, node.line)
+    return written, dict(group_terms=(alignment,), images_per_unit=frames, interpolate=True)
+
+
+def _name(check: Checker, spec: dict, key: str, written: list[WrittenTerm]) -> str:
     if "name" not in spec:
         first = written[0].term
         return f"{first.kind}-{first.layer}".replace("/", "_")
@@ -201,16 +197,17 @@ def _name(check: _Checker, spec: dict, key: str, written: list[WrittenTerm]) -> 
     return name
 
 
-def _term(check: _Checker, node: Located, key: str, spec: dict, single_unit: bool) -> WrittenTerm:
+def _term(check: Checker, node: Located, key: str, spec: dict, single_unit: bool) -> WrittenTerm:
     kind_node = spec.get("objective")
     if kind_node is None:
         check.fail(node, f"{key}.objective", f"missing; one of {', '.join(KINDS)}")
     kind = kind_node.value
     if kind not in KINDS:
-        close = difflib.get_close_matches(str(kind), KINDS, n=1)
+        allowed = JOB_KINDS if not single_unit else KINDS
+        close = difflib.get_close_matches(str(kind), allowed, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         check.fail(kind_node, f"{key}.objective",
-                   f"unknown objective {kind!r}; {hint}expected one of {', '.join(KINDS)}")
+                   f"unknown objective {kind!r}; {hint}expected one of {', '.join(allowed)}")
     negative = False
     if "negative" in spec:
         negative = check.boolean(spec["negative"], f"{key}.negative")
@@ -241,21 +238,35 @@ def _term(check: _Checker, node: Located, key: str, spec: dict, single_unit: boo
             check.fail(spec["position"], f"{key}.position",
                        f"expected [y, x] with whole numbers >= 0, got {value!r}")
         position = tuple(value)
-    term = Term(kind=kind, layer=layer, weight=weight, negative=negative, position=position)
+    cossim_pow = 0.0
+    if "cossim_pow" in spec:
+        if kind != "direction":
+            check.fail(spec["cossim_pow"], f"{key}.cossim_pow", "only direction objectives "
+                       "take cossim_pow")
+        cossim_pow = check.number(spec["cossim_pow"], f"{key}.cossim_pow", 0.0)
+    term = Term(kind=kind, layer=layer, weight=weight, negative=negative, position=position,
+                cossim_pow=cossim_pow)
+    vectors = None
+    if kind in DIRECTION_KINDS:
+        vectors = kinds.direction_vectors(check, spec, key, node)
+    elif "vector" in spec or "vectors" in spec:
+        name = "vector" if "vector" in spec else "vectors"
+        check.fail(spec[name], f"{key}.{name}", f"only direction objectives take '{name}'")
     indices, index_key = _indices(check, node, key, spec, kind, single_unit)
     return WrittenTerm(term=term, indices=indices, where=(node.line, key),
                        lines={name: value.line for name, value in spec.items()},
-                       index_key=index_key)
+                       index_key=index_key, vectors=vectors)
 
 
 def _indices(check, node, key, spec, kind, single_unit):
     """(channel or class numbers as written: a list of ints or "all", and the key that gave
     them); (None, None) for deepdream."""
-    if kind in LAYER_KINDS:
+    if kind in LAYER_KINDS + DIRECTION_KINDS:
         for extra in INDEX_KEYS:
             if extra in spec:
-                check.fail(spec[extra], f"{key}.{extra}", f"a {kind} objective uses the "
-                           "whole layer; leave it out")
+                what = ("uses the whole layer; leave it out" if kind in LAYER_KINDS else
+                        "takes 'vector' or 'vectors', not channels")
+                check.fail(spec[extra], f"{key}.{extra}", f"a {kind} objective {what}")
         return None, None
     names = ("channels", "channel") if kind in UNIT_KINDS else ("classes", "class")
     given = [name for name in names if name in spec]
@@ -304,7 +315,7 @@ def parse_indices(value):
     return result or None
 
 
-def _settings(check: _Checker, merged: dict, key: str, node: Located, overrides: dict):
+def _settings(check: Checker, merged: dict, key: str, node: Located, overrides: dict):
     raw = {name: plain(merged[name]) if name in merged else DEFAULTS[name]
            for name in SETTING_KEYS}
 
@@ -313,7 +324,7 @@ def _settings(check: _Checker, merged: dict, key: str, node: Located, overrides:
 
     checks = {
         "size": lambda at, name: check.integer(at, name, 16, 2048),
-        "steps": lambda at, name: check.integer(at, name, 1),
+        "steps": lambda at, name: check.integer(at, name, 0),
         "batch_size": lambda at, name: _batch_size(check, at, name),
         "seed": lambda at, name: check.integer(at, name, 0),
         "learning_rate": lambda at, name: check.number(at, name, 1e-9),

@@ -14,7 +14,9 @@ LOGITS = "logits"  # the layer name of a model's output
 UNIT_KINDS = ("channel", "neuron")          # one unit per channel of a layer
 CLASS_KINDS = ("logit", "probability")      # one unit per class of the logits
 LAYER_KINDS = ("deepdream",)                # one unit for the whole layer
-KINDS = UNIT_KINDS + LAYER_KINDS + CLASS_KINDS
+DIRECTION_KINDS = ("direction",)            # one unit per direction in activation space
+KINDS = UNIT_KINDS + LAYER_KINDS + CLASS_KINDS + DIRECTION_KINDS  # kinds of a term
+JOB_KINDS = KINDS + ("interpolate",)        # kinds a job's objective may name
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 
@@ -29,7 +31,8 @@ class Key:
 
 SETTINGS = {
     "size": Key(128, "Image side in pixels (default 128)."),
-    "steps": Key(512, "Optimisation steps per image (default 512)."),
+    "steps": Key(512, "Optimisation steps per image (default 512; 0 writes the starting "
+                      "image)."),
     "batch_size": Key(16, "Images optimised together (default 16); auto picks it from the "
                           "device's free memory and prints the estimate."),
     "seed": Key(0, "Random seed (default 0)."),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .schema import LOGITS
 
@@ -16,6 +16,7 @@ class Term:
     weight: float = 1.0
     negative: bool = False
     position: tuple[int, int] | None = None  # neuron only: (y, x); centre when None
+    cossim_pow: float = 0.0                  # direction only: times cos(z, d) ** cossim_pow
 
     @property
     def takes_index(self) -> bool:
@@ -32,10 +33,36 @@ class Term:
         """One line a person reads, e.g. "-channel Mixed_4b:11 (pre-ReLU)"."""
         sign = "-" if self.negative else ""
         weight = f"{self.weight:g} * " if self.weight != 1.0 else ""
-        target = self.layer if index is None or not self.takes_index else f"{self.layer}:{index}"
+        if self.kind == "direction":
+            target = f"{self.layer} #{index}"
+        elif index is None or not self.takes_index:
+            target = self.layer
+        else:
+            target = f"{self.layer}:{index}"
         where = f" at y={self.position[0]}, x={self.position[1]}" if self.position else ""
         note = " (pre-ReLU)" if self.negative and self.layer != LOGITS else ""
         return f"{weight}{sign}{self.kind} {target}{where}{note}"
+
+
+@dataclass(frozen=True)
+class GroupTerm:
+    """A term that couples the images of one unit (and never those of another unit):
+    diversity (the Gram-matrix cosine between a unit's images) or alignment (the distance
+    between neighbouring frames of an interpolation). Subtracted, times its weight."""
+
+    kind: str            # "diversity" or "alignment"
+    layer: str
+    weight: float
+    count: int = 0       # diversity: the unit's images it spreads apart
+    decay: float = 2.0   # alignment: frames d apart count 1 / decay ** d
+    line: int = field(default=0, compare=False)  # where the job file names the layer
+    key: str = field(default="", compare=False)
+
+    def describe(self) -> str:
+        if self.kind == "diversity":
+            return (f"- {self.weight:g} * diversity {self.layer} "
+                    f"(Gram cosine between {self.count} images)")
+        return f"- {self.weight:g} * alignment {self.layer} (neighbouring frames, decay {self.decay:g})"
 
 
 def describe_terms(terms: tuple[Term, ...], indices) -> str:

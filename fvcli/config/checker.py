@@ -1,0 +1,62 @@
+"""Checks of YAML values that fail with the file, line and key filled in."""
+
+from __future__ import annotations
+
+import difflib
+
+from .errors import SpecError
+from .yaml_lines import Located
+
+
+class Checker:
+    """Helpers that raise SpecError with the file, line and key filled in."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def fail(self, located: Located, key: str, problem: str):
+        raise SpecError(self.path, located.line if located else None, key, problem)
+
+    def mapping(self, located: Located, key: str, allowed) -> dict:
+        if not isinstance(located.value, dict):
+            self.fail(located, key, f"expected a mapping of keys, got {kind_of(located.value)}")
+        for name in located.value:
+            if name not in allowed:
+                close = difflib.get_close_matches(str(name), allowed, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else \
+                    f"; known keys: {', '.join(allowed)}"
+                self.fail(located.value[name], f"{key}.{name}" if key else str(name),
+                          f"unknown key{hint}")
+        return located.value
+
+    def integer(self, located: Located, key: str, low: int, high: int | None = None) -> int:
+        value = located.value
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(located, key, f"expected a whole number, got {value!r}")
+        if value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            self.fail(located, key, f"{value} is out of range; expected a whole number {bound}")
+        return value
+
+    def number(self, located: Located, key: str, low: float = 0.0) -> float:
+        value = located.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(located, key, f"expected a number, got {value!r}")
+        if value < low:
+            self.fail(located, key, f"{value} is too small; expected a number >= {low}")
+        return float(value)
+
+    def choice(self, located: Located, key: str, choices: tuple[str, ...]) -> str:
+        if located.value not in choices:
+            self.fail(located, key, f"expected one of {', '.join(choices)}, "
+                      f"got {located.value!r}")
+        return located.value
+
+    def boolean(self, located: Located, key: str) -> bool:
+        if not isinstance(located.value, bool):
+            self.fail(located, key, f"expected true or false, got {located.value!r}")
+        return located.value
+
+
+def kind_of(value) -> str:
+    return {dict: "a mapping", list: "a list", str: f"'{value}'"}.get(type(value), repr(value))
