@@ -341,6 +341,73 @@ def fetch(handle):
     click.echo(folder)
 
 
+@main.command()
+@click.argument("job_file", type=click.Path(dir_okay=False))
+@click.option("--images", type=click.Path(exists=True, file_okay=False),
+              help="Folder of images to score (searched recursively: jpg, jpeg, png, webp). "
+                   "Default: the job's examples.images.")
+@click.option("--top", type=click.IntRange(1, 100),
+              help="Examples of each kind per unit (default 8, or the job's examples.top).")
+@click.option("--crop/--no-crop", default=None,
+              help="Show the part of each image around the unit's strongest response.")
+@click.option("--out", "-o", default="renders", show_default=True,
+              type=click.Path(file_okay=False), help="Output folder, as for render.")
+@click.option("--model", help=MODEL_HELP)
+@click.option("--batch-size", type=click.IntRange(1, 1024), default=32, show_default=True,
+              help="Images scored at once.")
+def examples(job_file, images, top, crop, out, model, batch_size):
+    """Find the dataset examples of every unit of JOB_FILE's jobs: the images of a folder
+    that activate it most, slightly, slightly negatively and least.
+
+    Units of channel, neuron, direction and class jobs are scored on every image, in one
+    forward pass per batch, on the layer's pre-activation where it has one (negative
+    examples exist only there). Writes OUT/<job>/examples.json and a grid per unit,
+    OUT/<job>/examples/<unit>.png, one row per kind. Unreadable images are skipped with
+    a warning and listed in examples.json. The folder is streamed, so its size is not
+    limited by memory.
+    """
+    ((_job_file, jobs, network, _model),) = _load_checked([job_file], model, {})
+    from .examples import UnitScorer, score_folder, write_examples
+
+    plans = []
+    for job in jobs:
+        settings = job.spec.examples or {}
+        folder = images or settings.get("images")
+        if not folder:
+            _fail(f"{job_file}: {job.name}: no image folder; pass --images DIR or give the "
+                  "job an examples: {images: DIR} key", EXIT_BAD_INPUT)
+        try:
+            scorer = UnitScorer(network, job, network.native_size or job.settings.size)
+        except ValueError as error:
+            _fail(f"{job_file}:{job.spec.line}: {job.name}: {error}", EXIT_BAD_INPUT)
+        plans.append((job, scorer, folder, top or settings.get("top", 8),
+                      settings.get("crop", False) if crop is None else crop))
+    warned = set()
+
+    def warn(message: str) -> None:  # once per file, however many jobs read the folder
+        if message not in warned:
+            warned.add(message)
+            click.echo(f"fvcli: warning: {message}", err=True)
+    try:
+        for job, scorer, folder, k, crop_images in plans:
+            run = score_folder(scorer, folder, len(job.units), k, batch_size, warn)
+            scored_on = "pre-activation" if scorer.on_pre_activation else "activation"
+            path = write_examples(job, run, folder, os.path.join(out, job.name), crop_images,
+                                  scored_on)
+            click.echo(f"{path} ({len(run.paths)} images scored, {len(run.skipped)} skipped)")
+        _show_in_index(out)
+    except OSError as error:
+        _fail(f"cannot write {error.filename or out}: {error.strerror}", EXIT_FAILURE)
+
+
+def _show_in_index(out: str) -> None:
+    """Rewrite OUT/index.html (only) so rendered units show their new examples."""
+    from .collect import collect, job_names
+
+    if job_names(out):
+        collect(out, names=[])
+
+
 @main.command("collect")
 @click.argument("out_dir", type=click.Path(file_okay=False))
 def collect_command(out_dir):

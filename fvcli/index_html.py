@@ -22,9 +22,10 @@ body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; margin-bottom: 2em; }
 th, td { padding: .3em .8em; border-bottom: 1px solid #ddd; text-align: left; }
 .sheet { display: flex; flex-wrap: wrap; gap: 8px; }
-figure { margin: 0; width: 136px; font-size: 11px; }
-figure img, figure .missing { width: 128px; height: 128px; display: block;
-  image-rendering: auto; background: #e0e0e0; }
+figure { margin: 0; min-width: 128px; font-size: 11px; }
+figure img, figure .missing { height: 128px; display: inline-block; vertical-align: top;
+  background: #e0e0e0; margin-right: 4px; }
+figure .missing { width: 128px; }
 figure .missing { display: flex; align-items: center; justify-content: center; color: #666; }
 figcaption { word-break: break-word; }
 .failed { color: #b00; }
@@ -112,6 +113,7 @@ def _sheet(units, prefix: str, show_job: bool = False) -> str:
             value = f"{unit.record.get('objective_end', float('nan')):.4g}"
             figures.append(
                 f"<figure><a href='{png}'><img loading='lazy' src='{png}' alt='{label}'></a>"
+                f"{_examples(view, stem, prefix)}"
                 f"<figcaption>{label}<br>{value} · <a href='{record}'>record</a>"
                 "</figcaption></figure>")
         else:
@@ -122,10 +124,22 @@ def _sheet(units, prefix: str, show_job: bool = False) -> str:
     return "<div class='sheet'>" + "".join(figures) + "</div>"
 
 
+def _examples(view, stem: str, prefix: str) -> str:
+    """The unit's dataset examples (rows: top, slightly positive, slightly negative,
+    bottom) beside its image, where `fvcli examples` wrote them."""
+    if not os.path.exists(os.path.join(view.store.folder, "examples", stem + ".png")):
+        return ""
+    grid = prefix + _href(f"{view.name}/examples/{stem}.png")
+    return (f"<a href='{grid}'><img class='examples' loading='lazy' src='{grid}' "
+            "alt='dataset examples: top, slightly positive, slightly negative, bottom'></a>")
+
+
 def unit_label(entry: dict) -> str:
     """How a unit is called on a page: 'Mixed_4b ch 11', 'class 208', or its description."""
     if "channel" in entry:
         return f"{entry.get('layer', '')} ch {entry['channel']}"
+    if "direction" in entry:
+        return f"{entry.get('layer', '')} direction {entry['direction']}"
     if "class" in entry:
         return f"class {entry['class']}"
     return entry.get("description", entry.get("stem", ""))

@@ -128,16 +128,18 @@ def write_png_strips(stream, width: int, height: int, strips) -> None:
     stream.write(chunk(b"IEND", b""))
 
 
-def make_row(images) -> np.ndarray:
-    """Equally sized uint8 images side by side with a white gap; one image as it is."""
+def make_row(images, axis: int = 1) -> np.ndarray:
+    """Equally sized uint8 images side by side (``axis`` 1) or one above the other
+    (``axis`` 0), with a white gap; one image as it is."""
     if len(images) == 1:
         return images[0]
-    height, width = images[0].shape[:2]
-    row = np.full((height, len(images) * (width + GRID_GAP) - GRID_GAP, 3), GRID_BACKGROUND,
-                  np.uint8)
-    for n, image in enumerate(images):
-        row[:, n * (width + GRID_GAP):n * (width + GRID_GAP) + width] = image
-    return row
+    gap_shape = list(images[0].shape)
+    gap_shape[axis] = GRID_GAP
+    gap = np.full(gap_shape, GRID_BACKGROUND, np.uint8)
+    parts = [images[0]]
+    for image in images[1:]:
+        parts += [gap, image]
+    return np.concatenate(parts, axis=axis)
 
 
 def write_json(path: str, record: dict) -> None:

@@ -86,6 +86,8 @@ def check_index(out: Path) -> int:
                 continue
             record = json.loads((page.parent / unquote(record_links[0])).read_text())
             label = (f"{record['layer']} ch {record['channel']}" if "channel" in record
+                     else f"{record['layer']} direction {record['direction']}"
+                     if "direction" in record
                      else f"class {record['class']}" if "class" in record
                      else record["description"])
             assert label in figure["text"], (label, figure["text"])

@@ -27,7 +27,7 @@ TERM_KEYS = ("objective", "layer", "channels", "channel", "classes", "class", "p
              "negative", "sign", "weight", "vector", "vectors", "cossim_pow")
 INTERPOLATION_KEYS = ("from", "to", "frames", "alignment")
 END_KEYS = ("layer", "channel", "channels", "vector", "vectors", "cossim_pow", "negative")
-JOB_KEYS = ("name", "diversity", "init") + TERM_KEYS + INTERPOLATION_KEYS + SETTING_KEYS
+JOB_KEYS = ("name", "diversity", "init", "examples") + TERM_KEYS + INTERPOLATION_KEYS + SETTING_KEYS
 TOP_KEYS = ("model", "defaults", "jobs")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -62,6 +62,7 @@ class JobSpec:
     interpolate: bool = False    # the two terms are the ends of an interpolation
     reference_images: int = 0    # images per unit rendered without coupling, not written
     init: str | None = None      # image to start from
+    examples: dict | None = None  # dataset examples: {images: folder, top: K, crop: bool}
 
     @property
     def terms(self) -> tuple[Term, ...]:
@@ -147,6 +148,8 @@ def _job(check: Checker, node: Located, key: str, defaults: dict, overrides: dic
                       reference_images=1)
     if "init" in spec:
         extras["init"] = kinds.init_image(check, spec["init"], f"{key}.init")
+    if "examples" in spec:
+        extras["examples"] = kinds.examples(check, spec["examples"], f"{key}.examples")
     name = _name(check, spec, key, written)
     return JobSpec(name=name, file=check.path, line=node.line, written=written,
                    settings=settings, batch_size=raw["batch_size"], seed=raw["seed"], raw=raw,

@@ -16,6 +16,7 @@ from .yaml_lines import Located, plain
 
 DIVERSITY_KEYS = ("count", "weight", "layer")
 ALIGNMENT_KEYS = ("layer", "weight", "decay")
+EXAMPLES_KEYS = ("images", "top", "crop")
 DEFAULT_ALIGNMENT = {"weight": 1.0, "decay": 2.0}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
@@ -170,3 +171,17 @@ def init_image(check: Checker, located: Located, key: str) -> str:
     if pixels.ndim not in (2, 3):
         check.fail(located, key, f"{value} is not a single image (shape {pixels.shape})")
     return path
+
+
+def examples(check: Checker, located: Located, key: str) -> dict:
+    """``examples: {images: DIR, top: K, crop: false}`` for ``fvcli examples``."""
+    spec = check.mapping(located, key, EXAMPLES_KEYS)
+    if "images" not in spec:
+        check.fail(located, f"{key}.images", "missing; the folder of images to score")
+    folder = spec["images"].value
+    path = os.path.join(base_folder(check), str(folder))
+    if not isinstance(folder, str) or not os.path.isdir(path):
+        check.fail(spec["images"], f"{key}.images", f"{folder!r} is not a folder")
+    top = check.integer(spec["top"], f"{key}.top", 1, 100) if "top" in spec else 8
+    crop = check.boolean(spec["crop"], f"{key}.crop") if "crop" in spec else False
+    return {"images": path, "top": top, "crop": crop}
