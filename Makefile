@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 
 demo: $(STAMP)
 	$(VENV)/bin/fvcli render configs/demo.yaml --out renders/demo
+	$(VENV)/bin/fvcli examples configs/demo.yaml --out renders/demo
 	@echo "Open renders/demo/index.html in a browser (or renders/demo/*/grid.png) to see the results."
 
 test: $(STAMP)

@@ -356,8 +356,11 @@ def fetch(handle):
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=32, show_default=True,
               help="Images scored at once.")
 def examples(job_file, images, top, crop, out, model, batch_size):
-    """Find the dataset examples of every unit of JOB_FILE's jobs: the images of a folder
-    that activate it most, slightly, slightly negatively and least.
+    """Find the dataset examples of the units of JOB_FILE's jobs: the images of a folder
+    that activate each unit most, slightly, slightly negatively and least.
+
+    With --images, every job of the file is scored on that folder; without it, the jobs
+    that name a folder with an examples: {images: DIR} key.
 
     Units of channel, neuron, direction and class jobs are scored on every image, in one
     forward pass per batch, on the layer's pre-activation where it has one (negative
@@ -370,12 +373,13 @@ def examples(job_file, images, top, crop, out, model, batch_size):
     from .examples import UnitScorer, score_folder, write_examples
 
     plans = []
-    for job in jobs:
+    chosen = jobs if images else [job for job in jobs if job.spec.examples]
+    if not chosen:
+        _fail(f"{job_file}: no job has an examples: {{images: DIR}} key; pass --images DIR "
+              "to score every job's units", EXIT_BAD_INPUT)
+    for job in chosen:
         settings = job.spec.examples or {}
-        folder = images or settings.get("images")
-        if not folder:
-            _fail(f"{job_file}: {job.name}: no image folder; pass --images DIR or give the "
-                  "job an examples: {images: DIR} key", EXIT_BAD_INPUT)
+        folder = images or settings["images"]
         try:
             scorer = UnitScorer(network, job, network.native_size or job.settings.size)
         except ValueError as error:

@@ -56,6 +56,13 @@ class Progress:
         self.stream.write(f"{message}\n")
         self.stream.flush()
 
+    def warn(self, message: str) -> None:
+        """A line the user should see even with --quiet."""
+        if self.is_terminal and not self.quiet:
+            self.stream.write("\r\033[K")
+        self.stream.write(f"warning: {message}\n")
+        self.stream.flush()
+
     def finish(self, message: str) -> None:
         """The run's last line: ``label: message``."""
         self.say(f"{self.label}: {message}")

@@ -160,7 +160,7 @@ class SweepRunner:
             progress.units_finished(len(batch))
         if weakened:
             weight = job.group_terms[0].weight
-            progress.say(f"{job.name}: warning: with diversity, {weakened} of {len(units)} "
+            progress.warn(f"{job.name}: with diversity, {weakened} of {len(units)} "
                          "units ended below half the objective they reach without it; "
                          f"try a smaller diversity weight than {weight:g}")
 
