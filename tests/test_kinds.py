@@ -222,3 +222,15 @@ def test_bad_keys_of_the_kinds_are_one_line_with_file_line_and_key(kinds_folder,
     (error,) = result.stderr.strip().splitlines()
     assert f"{path}:{line}: jobs[" in error and message in error, error
     assert not (tmp_path / "out").exists()
+
+
+def test_a_sweep_of_directions_traces_the_step_once(demo_network):
+    objective = Objective((Term("direction", "conv3"),))
+    settings = RenderSettings(size=32, steps=2, param=ParamSpec(32))
+    renderer = Renderer(demo_network, objective, settings, 4)
+    rng = np.random.default_rng(0)
+    for batch in range(3):
+        vectors = rng.normal(size=(4, 48))
+        images = [image(0, batch * 4 + n, vectors=(vectors[n],)) for n in range(4)]
+        renderer.render(Targets.of(images, (48,)))
+    assert renderer.traces == 1
