@@ -27,7 +27,7 @@ from .config import RenderSettings
 from .hardware import Device, precision_scope, resolve_device, resolve_precision
 from .objectives import Objective
 from .param import Parameterization
-from .plan import Targets
+from .targets import Targets
 from .transforms import Transforms
 
 ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-8

@@ -20,10 +20,11 @@ from .collect import collect, read_job
 from .hardware import Device, available_memory
 from .objectives import Objective
 from .output import make_row, to_uint8
-from .plan import (PlannedJob, Shard, Unit, auto_batch_size, balanced_batch_size, batch_targets,
-                   batches_of, shard_units)
+from .plan import (PlannedJob, Shard, Unit, auto_batch_size, balanced_batch_size, batches_of,
+                   shard_units)
 from .progress import Progress, format_seconds
 from .render import Renderer, RenderStopped
+from .targets import batch_targets
 from .store import JobStore
 
 

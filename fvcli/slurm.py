@@ -31,6 +31,8 @@ def sbatch_script(job_file: str, out_dir: str, shards: int, resources: dict,
                if value is not None]
     options += shlex.split(extra)
     directives = "".join(f"#SBATCH {option}\n" for option in options)
+    collect_directives = "".join(f"#SBATCH {option}\n" for option in options
+                                 if option.startswith(("--partition", "--account")))
     hub_cache = os.environ.get("TFHUB_CACHE_DIR")
     hub_line = (f"export TFHUB_CACHE_DIR=${{TFHUB_CACHE_DIR:-{shlex.quote(hub_cache)}}}\n"
                 if hub_cache else
@@ -72,7 +74,7 @@ collect_id=$(sbatch --parsable --dependency=afterany:$array_id <<'SBATCH'
 #!/bin/bash
 #SBATCH --job-name={name}-collect
 #SBATCH --output={logs}/collect-%j.log
-{"".join(f"#SBATCH {option}" + chr(10) for option in options if option.startswith(("--partition", "--account")))}{fvcli} collect {q(out_dir)}
+{collect_directives}{fvcli} collect {q(out_dir)}
 SBATCH
 )
 collect_id=${{collect_id%%;*}}

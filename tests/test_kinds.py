@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from fvcli.cli import main
 from fvcli.config import ParamSpec, RenderSettings
 from fvcli.objectives import GroupTerm, Objective, Term
-from fvcli.plan import ImageTarget, Targets
+from fvcli.targets import ImageTarget, Targets
 from fvcli.render import Renderer
 from sweep_helpers import check_index, records
 

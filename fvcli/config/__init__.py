@@ -12,6 +12,7 @@ from .settings import ParamSpec, RenderSettings, TransformSpec
 from .terms import GroupTerm, Term, describe_terms
 
 __all__ = ["SpecError", "JobFile", "JobSpec", "WrittenTerm", "load_job_file", "parse_indices",
-           "CLASS_KINDS", "DEFAULTS", "DIRECTION_KINDS", "GroupTerm", "KINDS", "LAYER_KINDS", "LOGITS", "PRECISIONS",
+           "CLASS_KINDS", "DEFAULTS", "DIRECTION_KINDS", "GroupTerm", "KINDS", "LAYER_KINDS",
+           "LOGITS", "PRECISIONS",
            "SETTINGS", "UNIT_KINDS", "ParamSpec", "RenderSettings", "TransformSpec", "Term",
            "describe_terms"]

@@ -19,7 +19,8 @@ class Checker:
 
     def mapping(self, located: Located, key: str, allowed) -> dict:
         if not isinstance(located.value, dict):
-            self.fail(located, key, f"expected a mapping of keys, got {kind_of(located.value)}")
+            self.fail(located, key,
+                      f"expected a mapping of keys, got {kind_of(located.value)}")
         for name in located.value:
             if name not in allowed:
                 close = difflib.get_close_matches(str(name), allowed, n=1)

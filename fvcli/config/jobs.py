@@ -54,7 +54,7 @@ class JobSpec:
     line: int
     written: list[WrittenTerm]
     settings: RenderSettings = field(default_factory=RenderSettings)
-    batch_size: int | str = DEFAULTS["batch_size"]  # or "auto": chosen from the device's memory when rendering
+    batch_size: int | str = DEFAULTS["batch_size"]  # or "auto": from the device's memory
     seed: int = 0
     raw: dict = field(default_factory=dict)      # settings as resolved, for the manifest
     group_terms: tuple = ()      # terms coupling a unit's images (diversity, alignment)

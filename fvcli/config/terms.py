@@ -62,7 +62,8 @@ class GroupTerm:
         if self.kind == "diversity":
             return (f"- {self.weight:g} * diversity {self.layer} "
                     f"(Gram cosine between {self.count} images)")
-        return f"- {self.weight:g} * alignment {self.layer} (neighbouring frames, decay {self.decay:g})"
+        return (f"- {self.weight:g} * alignment {self.layer} "
+                f"(neighbouring frames, decay {self.decay:g})")
 
 
 def describe_terms(terms: tuple[Term, ...], indices) -> str:
