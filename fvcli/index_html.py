@@ -29,7 +29,7 @@ figure .missing { width: 128px; }
 figure .missing { display: flex; align-items: center; justify-content: center; color: #666; }
 figcaption { word-break: break-word; }
 .failed { color: #b00; }
-.thumb { width: 40px; height: 40px; margin-right: 2px; vertical-align: middle; }
+.thumb { height: 40px; width: auto; margin-right: 2px; vertical-align: middle; }
 """
 
 
@@ -59,8 +59,9 @@ def _overview(views, layers) -> str:
     total = sum(len(view.units) for view in views)
     rows = []
     for view in views:
-        objective = "; ".join(_term_label(term)
-                              for term in view.plan.get("job", {}).get("objective", []))
+        joiner = " -> " if view.units and "frames" in view.units[0].plan else "; "
+        objective = joiner.join(_term_label(term)
+                                for term in view.plan.get("job", {}).get("objective", []))
         rows.append(
             f"<tr><td><a href='{_href(_job_page(view.name))}'>{_e(view.name)}</a></td>"
             f"<td>{_e(objective)}</td><td>{view.done} / {len(view.units)}</td>"
