@@ -65,25 +65,27 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-def _load_network(model, table_size=None):
+def _load_network(model, table_size=None, where: str = "--model"):
+    """The network, or one line naming ``where`` the model was given and exit."""
     _quiet_tensorflow()
     from .models import ModelError, load_network
 
     try:
         return load_network(model, table_size=table_size)
     except ModelError as error:
-        _fail(str(error), error.exit_code)
+        _fail(f"{where}: {error}", error.exit_code)
 
 
-def _load_checked(job_files, model_option, overrides):
+def _load_checked(job_files, model_option, overrides, all_errors: bool = False):
     """Read every job file, load the model(s), plan the jobs against them: a list of
-    (job file, planned jobs, network, model spec)."""
+    (job file, planned jobs, network, model spec). On bad input, print the first error
+    (or, with ``all_errors``, every error of every file) and exit 2."""
     from .config import SpecError, load_job_file
 
-    checked = []
-    networks = {}
+    checked, networks, errors = [], {}, []
+    collect = errors if all_errors else None
     try:
-        files = [load_job_file(path, overrides) for path in job_files]
+        files = [load_job_file(path, overrides, collect) for path in job_files]
         _quiet_tensorflow()
         from .plan import plan_job_file
 
@@ -91,11 +93,18 @@ def _load_checked(job_files, model_option, overrides):
             model = model_option or job_file.model
             key = repr(model)
             if key not in networks:
-                networks[key] = _load_network(model)
-            jobs = plan_job_file(job_file, networks[key])
+                where = ("--model" if model_option else
+                         f"{job_file.path}:{job_file.model_line}: model"
+                         if job_file.model_line else f"{job_file.path}: model (the default)")
+                networks[key] = _load_network(model, where=where)
+            jobs = plan_job_file(job_file, networks[key], collect)
             checked.append((job_file, jobs, networks[key], model))
     except SpecError as error:
-        _fail(str(error), EXIT_BAD_INPUT)
+        errors.append(error)
+    for error in sorted(errors, key=lambda error: (error.file, error.line)):
+        click.echo(f"fvcli: error: {error}", err=True)
+    if errors:
+        sys.exit(EXIT_BAD_INPUT)
     return checked
 
 
@@ -267,6 +276,7 @@ def _already_running(lock, job_files, out) -> None:
 def _check_hardware(device_name, checked):
     """The device to render on, after checking every job's precision against it."""
     from .hardware import HardwareError, resolve_device, resolve_precision
+    from .runner import memory_problem
 
     try:
         device = resolve_device(device_name)
@@ -279,6 +289,9 @@ def _check_hardware(device_name, checked):
             except HardwareError as error:
                 _fail(f"{job.spec.file}:{job.spec.line}: {job.name}: precision: {error}",
                       EXIT_BAD_INPUT)
+            too_big = memory_problem(job, _network, device)
+            if too_big:
+                _fail(f"{job.spec.file}:{job.spec.line}: {job.name}: {too_big}", EXIT_BAD_INPUT)
     return device
 
 
@@ -289,9 +302,10 @@ def validate(job_files, model):
     """Check JOB_FILES against the model without rendering anything.
 
     Prints one line per job (name, objective, number of images) and exits 0, or prints
-    the first problem as FILE:LINE: KEY: what is wrong, and exits 2.
+    every problem it finds, one per line as FILE:LINE: KEY: what is wrong, and exits 2.
     """
-    for job_file, jobs, _network, _model in _load_checked(job_files, model, {}):
+    for job_file, jobs, _network, _model in _load_checked(job_files, model, {},
+                                                           all_errors=True):
         for job in jobs:
             first = job.describe(job.units[0].indices)
             click.echo(f"{job_file.path}: {job.name}: {len(job.units)} image(s), "

@@ -373,17 +373,26 @@ def _load_path(path: str):
     if path.endswith((".keras", ".h5")):
         import keras
 
-        model = keras.models.load_model(path, compile=False)
+        try:
+            model = keras.models.load_model(path, compile=False)
+        except Exception as error:  # Keras raises many kinds for a file it cannot read
+            raise ModelError(f"{path} is not a Keras model file it can read: "
+                             f"{_first_line(error)}") from None
         channels = model.inputs[0].shape[-1]
         call = tf.function(lambda images: model(images, training=False))
         spec = tf.TensorSpec([None, None, None, channels], tf.float32)
         return model, call.get_concrete_function(spec), path
     try:
         loaded = tf.saved_model.load(path)
-    except (OSError, tf.errors.OpError) as error:
+    except Exception as error:  # a folder that is not a SavedModel, or a damaged one
         raise ModelError(f"{path} is not a TF2 SavedModel or .keras file: "
-                         f"{str(error).splitlines()[0]}") from None
+                         f"{_first_line(error)}") from None
     return loaded, _serving_function(loaded, path), os.path.join(path, "saved_model.pb")
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _serving_function(loaded, label: str):

@@ -193,10 +193,18 @@ def unit_seed(job_seed: int, indices: tuple[int, ...]) -> int:
 # ----------------------------------------------------------------------------- resolving
 
 
-def plan_job_file(job_file: JobFile, network) -> list[PlannedJob]:
+def plan_job_file(job_file: JobFile, network, errors: list | None = None) -> list[PlannedJob]:
     """Resolve every job of ``job_file`` against ``network``; raises SpecError on the first
-    problem."""
-    return [plan_job(job_file.path, spec, network) for spec in job_file.jobs]
+    problem, or, given an ``errors`` list, adds each bad job's error to it and goes on."""
+    jobs = []
+    for spec in job_file.jobs:
+        try:
+            jobs.append(plan_job(job_file.path, spec, network))
+        except SpecError as error:
+            if errors is None:
+                raise
+            errors.append(error)
+    return jobs
 
 
 def plan_job(path: str, spec: JobSpec, network) -> PlannedJob:

@@ -20,8 +20,8 @@ from .collect import collect, read_job
 from .hardware import Device, available_memory
 from .objectives import Objective
 from .output import make_row, to_uint8
-from .plan import (PlannedJob, Shard, Unit, auto_batch_size, balanced_batch_size, batches_of,
-                   shard_units)
+from .plan import (MEMORY_PER_ACTIVATION_BYTE, PlannedJob, Shard, Unit, auto_batch_size,
+                   balanced_batch_size, batches_of, shard_units)
 from .progress import Progress, format_seconds
 from .render import Renderer, RenderStopped
 from .targets import batch_targets
@@ -60,6 +60,22 @@ def batch_size_of(job: PlannedJob, network, device: Device) -> tuple[int, str | 
             f"activations per image at {seen_size}px; {available / 2**30:.1f} GiB free on "
             f"{device.name.strip('/')})")
     return chosen, note
+
+
+def memory_problem(job: PlannedJob, network, device: Device) -> str | None:
+    """Why ``job`` cannot fit in the device's memory at its batch size and image size (by
+    the same estimate that batch_size: auto uses), or None."""
+    seen_size = job.settings.transforms.output_size(job.settings.size)
+    per_image = (network.activation_bytes([term.layer for term in job.terms], seen_size)
+                 * MEMORY_PER_ACTIVATION_BYTE)
+    requested = 1 if job.spec.batch_size == "auto" else job.spec.batch_size
+    images = max(job.images_per_unit, min(requested, len(job.units) * job.images_per_unit))
+    available = available_memory(device)
+    if per_image * images <= available:
+        return None
+    return (f"a batch of {images} image(s) at {job.settings.size}px needs about "
+            f"{per_image * images / 2**30:.1f} GiB (estimated), and {available / 2**30:.1f} "
+            f"GiB is free on {device.name.strip('/')}; lower batch_size or size")
 
 
 def unit_cost(job: PlannedJob, network) -> float:

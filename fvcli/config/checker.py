@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 
 from .errors import SpecError
 from .yaml_lines import Located
@@ -39,12 +40,16 @@ class Checker:
             self.fail(located, key, f"{value} is out of range; expected a whole number {bound}")
         return value
 
-    def number(self, located: Located, key: str, low: float = 0.0) -> float:
+    def number(self, located: Located, key: str, low: float = 0.0,
+               high: float = 1e9) -> float:
         value = located.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(located, key, f"expected a number, got {value!r}")
-        if value < low:
-            self.fail(located, key, f"{value} is too small; expected a number >= {low}")
+        if not math.isfinite(value):
+            self.fail(located, key, f"expected a finite number, got {value}")
+        if value < low or value > high:
+            self.fail(located, key, f"{value} is out of range; expected a number from {low:g} "
+                      f"to {high:g}")
         return float(value)
 
     def choice(self, located: Located, key: str, choices: tuple[str, ...]) -> str:

@@ -7,5 +7,6 @@ class SpecError(Exception):
     """A job file is wrong; ``str()`` is the one line to show the user."""
 
     def __init__(self, file: str, line: int | None, key: str, problem: str):
+        self.file, self.line = file, line or 0
         where = f"{file}:{line}" if line else file
         super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")

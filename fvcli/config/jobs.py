@@ -10,6 +10,7 @@ half-written output.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -20,7 +21,7 @@ from .schema import (CLASS_KINDS, DEFAULTS, DIRECTION_KINDS, JOB_KINDS, KINDS, L
                      PRECISIONS, SETTING_KEYS, UNIT_KINDS)
 from .settings import ParamSpec, RenderSettings, TransformSpec
 from .terms import Term
-from .yaml_lines import Located, plain, read_yaml
+from .yaml_lines import Located, plain, read_text, read_yaml
 
 INDEX_KEYS = ("channels", "channel", "classes", "class")
 TERM_KEYS = ("objective", "layer", "channels", "channel", "classes", "class", "position",
@@ -29,6 +30,7 @@ INTERPOLATION_KEYS = ("from", "to", "frames", "alignment")
 END_KEYS = ("layer", "channel", "channels", "vector", "vectors", "cossim_pow", "negative")
 JOB_KEYS = ("name", "diversity", "init", "examples") + TERM_KEYS + INTERPOLATION_KEYS + SETTING_KEYS
 TOP_KEYS = ("model", "defaults", "jobs")
+MAX_STEPS = 1_000_000  # a million steps is days per image: beyond that, a typo
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -74,18 +76,16 @@ class JobFile:
     path: str
     model: object
     jobs: list[JobSpec]
+    model_line: int | None = None  # where the file names its model, for errors
 
 
-def load_job_file(path: str, overrides: dict | None = None) -> JobFile:
+def load_job_file(path: str, overrides: dict | None = None,
+                  errors: list | None = None) -> JobFile:
     """Read and check a job file on its own; ``overrides`` (from the command line) replace
-    settings of every job."""
-    try:
-        with open(path, encoding="utf8") as handle:
-            text = handle.read()
-    except OSError as error:
-        raise SpecError(path, None, "", f"cannot read the file: {error.strerror}") from None
+    settings of every job. Raises the first SpecError; or, given an ``errors`` list, adds
+    each bad job's error to it and goes on with the next job."""
     check = Checker(path)
-    root = read_yaml(path, text)
+    root = read_yaml(path, read_text(path))
     top = check.mapping(root, "", TOP_KEYS)
     if "jobs" not in top:
         check.fail(root, "jobs", "missing; the file needs a 'jobs:' list of jobs to render")
@@ -99,13 +99,20 @@ def load_job_file(path: str, overrides: dict | None = None) -> JobFile:
         _check_model(check, top["model"])
     jobs, names = [], set()
     for position, job_node in enumerate(jobs_node.value):
-        job = _job(check, job_node, f"jobs[{position}]", defaults, overrides or {})
-        if job.name in names:
-            check.fail(job_node, f"jobs[{position}].name",
-                       f"'{job.name}' is used by an earlier job; job names must be unique")
+        try:
+            job = _job(check, job_node, f"jobs[{position}]", defaults, overrides or {})
+            if job.name in names:
+                check.fail(job_node, f"jobs[{position}].name",
+                           f"'{job.name}' is used by an earlier job; job names must be unique")
+        except SpecError as error:
+            if errors is None:
+                raise
+            errors.append(error)
+            continue
         names.add(job.name)
         jobs.append(job)
-    return JobFile(path=path, model=model, jobs=jobs)
+    return JobFile(path=path, model=model, jobs=jobs,
+                   model_line=top["model"].line if "model" in top else None)
 
 
 def _check_model(check: Checker, node: Located):
@@ -218,7 +225,8 @@ def _term(check: Checker, node: Located, key: str, spec: dict, single_unit: bool
         if spec["sign"].value not in ("positive", "negative"):
             check.fail(spec["sign"], f"{key}.sign", "expected 'positive' or 'negative'")
         negative = negative or spec["sign"].value == "negative"
-    weight = check.number(spec["weight"], f"{key}.weight", low=-1e9) if "weight" in spec else 1.0
+    weight = (check.number(spec["weight"], f"{key}.weight", low=-1e6, high=1e6)
+              if "weight" in spec else 1.0)
     layer = LOGITS
     if kind in CLASS_KINDS:
         if "layer" in spec and spec["layer"].value != LOGITS:
@@ -327,10 +335,10 @@ def _settings(check: Checker, merged: dict, key: str, node: Located, overrides: 
 
     checks = {
         "size": lambda at, name: check.integer(at, name, 16, 2048),
-        "steps": lambda at, name: check.integer(at, name, 0),
+        "steps": lambda at, name: check.integer(at, name, 0, MAX_STEPS),
         "batch_size": lambda at, name: _batch_size(check, at, name),
-        "seed": lambda at, name: check.integer(at, name, 0),
-        "learning_rate": lambda at, name: check.number(at, name, 1e-9),
+        "seed": lambda at, name: check.integer(at, name, 0, 2**31 - 1),
+        "learning_rate": lambda at, name: check.number(at, name, 1e-9, 10.0),
         "revive": check.boolean,
         "precision": lambda at, name: check.choice(at, name, PRECISIONS),
         "xla": check.boolean,
@@ -376,8 +384,9 @@ def _param(check, located, key, value, size) -> ParamSpec:
     decay = value.get("decay_power", 1.0)
     if not isinstance(fft, bool) or not isinstance(decorrelate, bool):
         check.fail(located, key, "fft and decorrelate are true or false")
-    if isinstance(decay, bool) or not isinstance(decay, (int, float)) or decay < 0:
-        check.fail(located, f"{key}.decay_power", f"expected a number >= 0, got {decay!r}")
+    if not _finite_number(decay) or not 0 <= decay <= 10:
+        check.fail(located, f"{key}.decay_power", f"expected a number from 0 to 10, got "
+                   f"{decay!r}")
     return ParamSpec(size, fft=fft, decorrelate=decorrelate, decay_power=float(decay))
 
 
@@ -407,10 +416,10 @@ def _transforms(check, located, key, value) -> TransformSpec:
                 rotate = amount
         elif name == "scale":
             if not (isinstance(amount, list) and len(amount) == 2 and
-                    all(isinstance(a, (int, float)) and a > 0 for a in amount)
+                    all(_finite_number(a) and 0 < a <= 10 for a in amount)
                     and amount[0] <= amount[1]):
                 check.fail(located, f"{key}.scale", f"expected [low, high] with "
-                           f"0 < low <= high, got {amount!r}")
+                           f"0 < low <= high <= 10, got {amount!r}")
             count = max(1, int(round((amount[1] - amount[0]) / 0.02)) + 1)
             scales = [round(amount[0] + (amount[1] - amount[0]) * i / max(1, count - 1), 4)
                       for i in range(count)]
@@ -429,7 +438,13 @@ def _regularizers(check, located, key, value) -> dict:
     for name, weight in value.items():
         if name not in ("l1", "tv", "blur"):
             check.fail(located, f"{key}.{name}", "unknown regulariser; known: l1, tv, blur")
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
-            check.fail(located, f"{key}.{name}", f"expected a weight >= 0, got {weight!r}")
+        if not _finite_number(weight) or not 0 <= weight <= 1e6:
+            check.fail(located, f"{key}.{name}", f"expected a weight from 0 to 1e6, got "
+                       f"{weight!r}")
         weights[name] = float(weight)
     return weights
+
+
+def _finite_number(value) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
