@@ -1,7 +1,8 @@
 """The command line: parsing, reporting and exit codes; the work happens elsewhere.
 
 Exit codes: 0 done, 2 bad usage or a bad job file (nothing was written), 1 a failure
-while running, 75 stopped by SIGTERM and 130 by Ctrl-C (run again to finish).
+while running, 3 some units failed (NaN or infinite numbers), 75 stopped by SIGTERM and
+130 by Ctrl-C (run again to finish).
 TensorFlow is imported only by the commands that need a model (render, validate, layers,
 model fetch); --help, collect, status and slurm answer without it.
 """
@@ -16,7 +17,7 @@ import click
 from . import __version__
 from .config import SETTINGS
 
-EXIT_FAILURE, EXIT_BAD_INPUT = 1, 2
+EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_UNITS_FAILED = 1, 2, 3
 MODEL_HELP = ("Model to use instead of the job file's: inception_v1 (TF-Hub, the default), "
               "demo (built in, offline), a TF-Hub handle (https://...), a SavedModel folder "
               "or a .keras file.")
@@ -125,8 +126,8 @@ def main():
 
     The default model is InceptionV1 from TF-Hub; `--model demo` uses the small texture
     classifier built into fvcli, which needs no download. Exit codes: 0 done, 1 failure
-    while running, 2 bad usage or job file (nothing written), 75 stopped by SIGTERM and
-    130 by Ctrl-C (finished units kept; run again to finish).
+    while running, 2 bad usage or job file (nothing written), 3 some units failed (NaN),
+    75 stopped by SIGTERM and 130 by Ctrl-C (finished units kept; run again to finish).
     """
 
 
@@ -169,17 +170,18 @@ def render(job_files, out, model, steps, size, batch_size, seed, precision, devi
 
     \b
     Exit codes: 0 done (or already running), 1 failure while running, 2 bad usage or job
-    file (nothing written), 75 stopped by SIGTERM (run again to finish), 130 stopped by
-    Ctrl-C. Either stop keeps every finished unit and writes nothing partial.
+    file (nothing written), 3 some units failed (their numbers went NaN or infinite; the
+    others are done), 75 stopped by SIGTERM (run again to finish), 130 stopped by Ctrl-C.
+    Either stop keeps every finished unit and writes nothing partial.
     """
     overrides = {"steps": steps, "size": size, "batch_size": batch_size, "seed": seed,
                  "precision": precision, "xla": xla}
     from .stopping import StopSignals
 
+    chosen_shard, shard_note = _shard(shard)
+    lock = _run_lock(out, job_files, chosen_shard)
     try:
         with StopSignals() as stop:
-            chosen_shard, shard_note = _shard(shard)
-            lock = _run_lock(out, job_files, chosen_shard)
             if os.path.isdir(out) and not lock.acquire(wait=False):
                 _already_running(lock, job_files, out)
             checked = _load_checked(job_files, model, overrides)
@@ -192,6 +194,8 @@ def render(job_files, out, model, steps, size, batch_size, seed, precision, devi
     except KeyboardInterrupt:  # a second Ctrl-C
         _fail("interrupted at once; the batch in flight is lost, everything before it is "
               "kept", 130)
+    finally:
+        lock.release()
 
 
 def _render_checked(checked, device, out, shard, force, quiet, stop) -> None:
@@ -200,7 +204,7 @@ def _render_checked(checked, device, out, shard, force, quiet, stop) -> None:
 
     label = f"shard {shard}" if shard.count > 1 else "render"
     done = shard_total = skipped = 0
-    stopped = False
+    stopped, failed = False, []
     try:
         for _job_file, jobs, network, model_spec in checked:
             record = {"source": network.description, "fingerprint": network.fingerprint,
@@ -210,6 +214,7 @@ def _render_checked(checked, device, out, shard, force, quiet, stop) -> None:
             report = runner.run(jobs, shard, force=force, label=label)
             done, shard_total = done + report.rendered, shard_total + report.shard_units
             skipped += report.skipped
+            failed += report.failed
             for grid in report.grids:
                 click.echo(grid)
             if report.stopped:
@@ -220,6 +225,10 @@ def _render_checked(checked, device, out, shard, force, quiet, stop) -> None:
     except Exception as error:  # one line for the user, not a traceback
         _fail(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
               EXIT_FAILURE)
+    if failed and not stopped:
+        _fail(f"{len(failed)} unit(s) failed (NaN or infinite numbers): "
+              f"{', '.join(failed[:5])}{' ...' if len(failed) > 5 else ''}; the others are "
+              "done (see fvcli status)", EXIT_UNITS_FAILED)
     if stopped:
         _fail(f"stopped by {stop.name}: {label} rendered {done} units this run, "
               f"{skipped} were already done, of {shard_total}; nothing partial was written. "

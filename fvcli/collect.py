@@ -65,6 +65,11 @@ class JobView:
     def complete(self) -> bool:
         return self.done == len(self.units)
 
+    @property
+    def finished(self) -> bool:
+        """Nothing left to render: every unit is done or failed."""
+        return self.done + self.failed == len(self.units)
+
 
 def read_job(out_dir: str, name: str) -> JobView | None:
     """The job in ``out_dir/name``, or None when the folder holds no planned job."""
@@ -124,7 +129,11 @@ def write_manifest(view: JobView) -> None:
     header.update(device=first.get("device"), batch_size=first.get("batch_size"),
                   grid="grid.png", complete=view.complete,
                   seconds=round(sum(record.get("seconds", 0.0) for record in records), 3),
-                  missing=[unit.plan["stem"] for unit in view.units if not unit.done])
+                  missing=[unit.plan["stem"] for unit in view.units
+                           if not unit.done and not unit.failed],
+                  failed=[{"stem": unit.plan["stem"], "step": unit.record.get("step"),
+                           "reason": unit.record.get("reason")}
+                          for unit in view.units if unit.failed])
 
     def write(stream):
         opening = json.dumps(header, indent=2)[:-2]  # without the closing "\n}"

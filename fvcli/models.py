@@ -385,8 +385,8 @@ def _load_path(path: str):
     try:
         loaded = tf.saved_model.load(path)
     except Exception as error:  # a folder that is not a SavedModel, or a damaged one
-        raise ModelError(f"{path} is not a TF2 SavedModel or .keras file: "
-                         f"{_first_line(error)}") from None
+        raise ModelError(f"cannot load {path} as a TF2 SavedModel (damaged, or not one; "
+                         f"a Keras model ends in .keras or .h5): {_first_line(error)}") from None
     return loaded, _serving_function(loaded, path), os.path.join(path, "saved_model.pb")
 
 

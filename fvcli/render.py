@@ -46,6 +46,10 @@ class BatchResult:
     objective_start: np.ndarray  # [batch]
     objective_end: np.ndarray    # [batch]
     seconds: float
+    failed_step: np.ndarray | None = None  # [batch]: step its numbers went NaN/Inf, or -1
+
+    def failed(self, image: int) -> bool:
+        return self.failed_step is not None and self.failed_step[image] >= 0
 
 
 class Renderer:
@@ -70,7 +74,8 @@ class Renderer:
         targets = self._target_signature(objective.vector_sizes(network))
         self._run_step = tf.function(
             self._step, jit_compile=settings.xla or None,
-            input_signature=[batch_params, batch_params, batch_params, targets,
+            input_signature=[batch_params, batch_params, batch_params,
+                             tf.TensorSpec([batch_size], tf.int32), targets,
                              tf.TensorSpec([], tf.int32)])
         self._evaluate = tf.function(self._score, input_signature=[batch_params, targets])
         self._vector_sizes = objective.vector_sizes(network)
@@ -104,7 +109,8 @@ class Renderer:
             params = tf.constant(self.param.initial(range(self.batch_size)))
             targets = self._target_tensors(dummy)
             self._evaluate(params, targets)[0].numpy()
-            self._run_step(params, params, params, targets, tf.constant(0))[0].numpy()
+            self._run_step(params, params, params, tf.fill([self.batch_size], -1), targets,
+                           tf.constant(0))[0].numpy()
         return time.perf_counter() - started
 
     def render(self, indices, seeds=None, on_steps: Callable[[int], None] | None = None,
@@ -123,11 +129,13 @@ class Renderer:
             target_tensors = self._target_tensors(targets)
             first_moment = tf.zeros_like(params)
             second_moment = tf.zeros_like(params)
+            failed_at = tf.fill([self.batch_size], -1)
             objective_start = self._evaluate(params, target_tensors)[0].numpy()
             reported = 0
             for step in range(self.settings.steps):
-                params, first_moment, second_moment = self._run_step(
-                    params, first_moment, second_moment, target_tensors, tf.constant(step))
+                params, first_moment, second_moment, failed_at = self._run_step(
+                    params, first_moment, second_moment, failed_at, target_tensors,
+                    tf.constant(step))
                 if should_stop and should_stop():
                     raise RenderStopped(f"stopped at step {step + 1}")
                 done = step + 1
@@ -136,32 +144,49 @@ class Renderer:
                     on_steps(done - reported)
                     reported = done
             objective_end, images = self._evaluate(params, target_tensors)
-        return BatchResult(images=images.numpy(), objective_start=objective_start,
-                           objective_end=objective_end.numpy(),
-                           seconds=time.perf_counter() - started)
+        images, objective_end = images.numpy(), objective_end.numpy()
+        return BatchResult(images=images, objective_start=objective_start,
+                           objective_end=objective_end, seconds=time.perf_counter() - started,
+                           failed_step=self._failed_steps(failed_at.numpy(), objective_start,
+                                                          objective_end, images))
+
+    def _failed_steps(self, failed_at, start, end, images) -> np.ndarray:
+        """Per image, the step at which its numbers stopped being finite, or -1."""
+        failed_at = failed_at.copy()
+        failed_at[(failed_at < 0) & ~np.isfinite(start)] = 0
+        last = np.isfinite(end) & np.isfinite(images).reshape(len(images), -1).all(axis=1)
+        failed_at[(failed_at < 0) & ~last] = self.settings.steps
+        return failed_at
 
     def _score(self, params, targets):
         # Scored on the images as they are written, without transforms.
         images = self.param.to_image(params)
         return self.objective.score(self._evaluate_forward(images), targets), images
 
-    def _loss(self, params, targets, step):
+    def _scores(self, params, targets, step):
         images = self.param.to_image(params)
         seen = self.transforms.apply(images, targets["seeds"], step, xla=self.settings.xla)
         scores = self.objective.training_score(self._forward(seen), targets)
-        scores -= regularizers.penalty(images, dict(self.settings.regularizers))
-        return -tf.reduce_sum(scores)
+        return scores - regularizers.penalty(images, dict(self.settings.regularizers))
 
-    def _step(self, params, first_moment, second_moment, targets, step):
+    def _step(self, params, first_moment, second_moment, failed_at, targets, step):
         self.traces += 1  # runs only while tracing
-        loss = self._loss(params, targets, step)
+        scores = self._scores(params, targets, step)
         # tf.gradients, not a tape: the pruned network is an imported graph function,
         # which a GradientTape does not record.
-        gradient = tf.gradients(loss, params)[0]
+        gradient = tf.gradients(-tf.reduce_sum(scores), params)[0]
+        # An image whose score or gradient is NaN or infinite is failed from that step on
+        # and frozen, so its numbers never reach another image's update.
+        per_image = list(range(1, len(params.shape)))
+        finite = tf.math.is_finite(scores) & tf.reduce_all(tf.math.is_finite(gradient),
+                                                            axis=per_image)
+        failed_at = tf.where((failed_at < 0) & ~finite, step, failed_at)
+        healthy = tf.reshape(failed_at < 0, [-1] + [1] * len(per_image))
+        gradient = tf.where(healthy, gradient, 0.0)
         t = tf.cast(step + 1, tf.float32)
         first_moment = ADAM_BETA1 * first_moment + (1 - ADAM_BETA1) * gradient
         second_moment = ADAM_BETA2 * second_moment + (1 - ADAM_BETA2) * tf.square(gradient)
         rate = self.settings.learning_rate
         step_size = rate * tf.sqrt(1 - ADAM_BETA2 ** t) / (1 - ADAM_BETA1 ** t)
-        params = params - step_size * first_moment / (tf.sqrt(second_moment) + ADAM_EPSILON)
-        return params, first_moment, second_moment
+        updated = params - step_size * first_moment / (tf.sqrt(second_moment) + ADAM_EPSILON)
+        return tf.where(healthy, updated, params), first_moment, second_moment, failed_at

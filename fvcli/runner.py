@@ -93,6 +93,7 @@ class RunReport:
     shard_units: int = 0
     rendered: int = 0
     skipped: int = 0
+    failed: list[str] = field(default_factory=list)  # job/unit of units that went NaN
     stopped: bool = False
     grids: list[str] = field(default_factory=list)
 
@@ -136,23 +137,25 @@ class SweepRunner:
                          "with the same settings; skipping them (--force renders them again)")
         try:
             for job, store, units in todo:
-                self._render_units(job, store, units, progress)
+                report.failed += self._render_units(job, store, units, progress)
         except RenderStopped:
             report.stopped = True
-        report.rendered = progress.units_done
+        report.rendered = progress.units_done - len(report.failed)
         elapsed = format_seconds(time.perf_counter() - progress.started)
         if report.stopped:
             return report
-        progress.finish(f"rendered {report.rendered} units in {elapsed}")
+        failures = f", {len(report.failed)} failed" if report.failed else ""
+        progress.finish(f"rendered {report.rendered} units{failures} in {elapsed}")
         complete = [job.name for job in jobs
-                    if (view := read_job(self.out_dir, job.name)) and view.complete]
+                    if (view := read_job(self.out_dir, job.name)) and view.finished]
         if complete:
             collect(self.out_dir, complete)
             report.grids = [os.path.join(self.out_dir, name, "grid.png") for name in complete]
         return report
 
     def _render_units(self, job: PlannedJob, store: JobStore, units: list[Unit],
-                      progress: Progress) -> None:
+                      progress: Progress) -> list[str]:
+        """Render and store ``units``; return the names of those that failed."""
         batch_size, note = batch_size_of(job, self.network, self.renderers.device)
         per_unit = job.images_per_unit
         units_per_batch = balanced_batch_size(len(units), max(1, batch_size // per_unit))
@@ -160,7 +163,7 @@ class SweepRunner:
         if note:
             progress.say(f"{job.name}: {note}")
         initial = initial_parameters(job, renderer)
-        weakened = 0
+        weakened, failed = 0, []
         for batch in batches_of(units, units_per_batch):
             def advance(steps: int, images: int = len(batch) * per_unit) -> None:
                 progress.advance(steps * images)  # padding images are not progress
@@ -170,6 +173,14 @@ class SweepRunner:
                                      initial=initial)
             for position, unit in enumerate(batch):
                 rows = slice(position * per_unit, (position + 1) * per_unit)
+                steps = [int(step) for step in result.failed_step[rows] if step >= 0]
+                if steps:
+                    store.save_failure(unit.file_stem, failure_record(unit, min(steps)))
+                    failed.append(f"{job.name}/{unit.file_stem}")
+                    progress.warn(f"{job.name}: {unit.file_stem} failed: its objective or "
+                                  f"gradient became NaN or infinite at step {min(steps)}; "
+                                  "the other units go on")
+                    continue
                 record = unit_record(unit, result, rows, renderer, len(batch))
                 written = to_uint8(result.images[rows][:job.written_images])
                 store.save(unit.file_stem, make_row(written), record)
@@ -180,6 +191,14 @@ class SweepRunner:
             progress.warn(f"{job.name}: with diversity, {weakened} of {len(units)} "
                          "units ended below half the objective they reach without it; "
                          f"try a smaller diversity weight than {weight:g}")
+        return failed
+
+
+def failure_record(unit: Unit, step: int) -> dict:
+    """The record of a unit whose numbers went NaN or infinite: no PNG, the reason."""
+    return {**unit.record(), "stem": unit.file_stem, "fingerprint": unit.fingerprint,
+            "status": "failed", "step": step,
+            "reason": "the objective or its gradient became NaN or infinite"}
 
 
 def initial_parameters(job: PlannedJob, renderer: Renderer):

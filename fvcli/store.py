@@ -53,6 +53,10 @@ class JobStore:
         write_png(self.png_path(stem), pixels)
         write_json(self.record_path(stem), record)
 
+    def save_failure(self, stem: str, record: dict) -> None:
+        """Record that a unit failed; it has no PNG, and a rerun tries it again."""
+        write_json(self.record_path(stem), record)
+
     def read_plan(self) -> dict | None:
         return _read_json(os.path.join(self.folder, PLAN_FILE))
 

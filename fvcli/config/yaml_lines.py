@@ -50,16 +50,19 @@ def read_text(path: str) -> str:
 
 def read_yaml(path: str, text: str) -> Located:
     """Parse YAML into plain values, each dict and list item wrapped in :class:`Located`."""
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # the reader already refuses control characters
         node = loader.get_single_node()
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        problem = (getattr(error, "problem", None) or getattr(error, "reason", None)
+                   or str(error).splitlines()[0])
         raise SpecError(path, mark.line + 1 if mark else None, "",
                         f"not valid YAML: {problem}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None:
         raise SpecError(path, None, "", "the file is empty; it needs a 'jobs:' list")
     return _Walk(loader, path).located(node, ())

@@ -1,0 +1,177 @@
+"""Bad input, table-driven and fuzzed: one line on stderr naming file, line and key, exit
+2, nothing written, never a traceback, and never a hang."""
+
+import textwrap
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fvcli.cli import main
+from fvcli.config import SpecError, load_job_file
+
+GOOD_JOB = "{name: a, objective: channel, layer: conv2, channels: 1}"
+
+
+def job_file(line: str) -> str:
+    """A demo-model file whose line 3 is a job with ``line`` appended to it."""
+    return f"model: demo\njobs:\n  - {{name: a, objective: channel, layer: conv2, channels: 1, {line}}}\n"
+
+
+def laughs() -> str:
+    text = 'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+    for n in range(1, 10):
+        previous, name = chr(96 + n), chr(97 + n)
+        text += f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]\n"
+    return text
+
+
+CASES = [
+    # (what, file bytes, line, message)
+    ("not UTF-8", b"model: demo\njobs:\n  - {name: caf\xe9}\n", 3, "not UTF-8 text"),
+    ("billion laughs", laughs().encode(), None, "expands to more than"),
+    ("over the size limit", b"# padding\n" * 120_000, None, "larger than"),
+    ("not a mapping", b"- one\n- two\n", 1, "expected a mapping"),
+    ("alias containing itself", b"jobs: &x [*x]\n", 1, "contains itself"),
+    ("deep nesting", ("jobs: " + "[" * 60 + "]" * 60 + "\n").encode(), 1, "nested more than"),
+    ("object tag", b"jobs: !!python/object/apply:os.system ['touch /tmp/fvcli-pwned']\n", 1,
+     "not allowed in a job file"),
+    ("size zero", job_file("size: 0").encode(), 3, "jobs[0].size: 0 is out of range"),
+    ("size absurd", job_file("size: 99999").encode(), 3, "jobs[0].size: 99999 is out of range"),
+    ("steps negative", job_file("steps: -1").encode(), 3, "jobs[0].steps"),
+    ("steps absurd", job_file("steps: 100000000").encode(), 3, "jobs[0].steps"),
+    ("steps not a number", job_file("steps: many").encode(), 3, "expected a whole number"),
+    ("batch zero", job_file("batch_size: 0").encode(), 3, "jobs[0].batch_size"),
+    ("batch absurd", job_file("batch_size: 5000").encode(), 3, "jobs[0].batch_size"),
+    ("rate NaN", job_file("learning_rate: .nan").encode(), 3, "expected a finite number"),
+    ("rate infinite", job_file("learning_rate: .inf").encode(), 3, "expected a finite number"),
+    ("rate absurd", job_file("learning_rate: 1e30").encode(), 3, "jobs[0].learning_rate"),
+    ("seed absurd", job_file("seed: 99999999999999").encode(), 3, "jobs[0].seed"),
+    ("weight NaN", job_file("weight: .nan").encode(), 3, "jobs[0].weight"),
+    ("regulariser NaN", job_file("regularizers: {tv: .nan}").encode(), 3,
+     "jobs[0].regularizers.tv"),
+    ("scale NaN", job_file("transforms: [{scale: [.nan, 1.0]}]").encode(), 3,
+     "jobs[0].transforms.scale"),
+    ("diversity count absurd", job_file("diversity: {count: 1000, layer: conv2}").encode(), 3,
+     "jobs[0].diversity.count"),
+    ("diversity weight NaN", job_file("diversity: {count: 2, weight: .nan, layer: conv2}")
+     .encode(), 3, "jobs[0].diversity.weight"),
+    ("frames absurd", b"model: demo\njobs:\n  - {name: m, objective: interpolate, frames: 9999,"
+     b" from: {layer: conv2, channel: 1}, to: {layer: conv2, channel: 2}}\n", 3, "frames"),
+    ("duplicate names", f"model: demo\njobs:\n  - {GOOD_JOB}\n  - {GOOD_JOB}\n".encode(), 4,
+     "used by an earlier job"),
+    ("name with ..", job_file("").replace("name: a", "name: ../x").encode(), 3,
+     "cannot name a folder"),
+    ("absolute name", job_file("").replace("name: a", "name: /tmp/x").encode(), 3,
+     "cannot name a folder"),
+    ("name with separator", job_file("").replace("name: a", "name: a/b").encode(), 3,
+     "cannot name a folder"),
+    ("empty name", job_file("").replace("name: a", "name: ''").encode(), 3,
+     "cannot name a folder"),
+    ("dot name", job_file("").replace("name: a", "name: .").encode(), 3,
+     "cannot name a folder"),
+    ("missing init image", job_file("init: nowhere.png").encode(), 3, "jobs[0].init"),
+    ("missing vectors", b"model: demo\njobs:\n  - {name: d, objective: direction, layer: conv2,"
+     b" vectors: nowhere.npy}\n", 3, "jobs[0].vectors: cannot read nowhere.npy"),
+    ("missing example images", job_file("examples: {images: nowhere}").encode(), 3,
+     "jobs[0].examples.images"),
+    ("missing model", b"model: {path: nowhere}\njobs:\n  - " + GOOD_JOB.encode() + b"\n", 1,
+     "model: model path nowhere does not exist"),
+    ("batch beyond memory", job_file("size: 2048, batch_size: 1024, layer: conv4").replace(
+        "layer: conv2, channels: 1", "channels: all").encode(), 3, "GiB (estimated)"),
+]
+
+
+@pytest.mark.parametrize("what, data, line, message", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, what, data, line,
+                                                          message):
+    path = tmp_path / "jobs.yaml"
+    path.write_bytes(data)
+    result = CliRunner().invoke(main, ["render", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, (what, result.output)
+    assert "Traceback" not in result.output
+    (error,) = result.stderr.strip().splitlines()
+    assert error.startswith(f"fvcli: error: {path}:{line}:" if line else f"fvcli: error: {path}")
+    assert message in error, error
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_damaged_or_foreign_model_file_is_one_line(tmp_path):
+    import shutil
+
+    from fvcli.models import DEMO_MODEL_DIR
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(DEMO_MODEL_DIR, damaged)
+    variables = next((damaged / "variables").glob("variables.data*"))
+    variables.write_bytes(variables.read_bytes()[:100])
+    fake_keras = tmp_path / "model.keras"
+    fake_keras.write_text("not a Keras file")
+    for model, message in ((damaged, "cannot load"), (fake_keras, "not a Keras model file")):
+        result = CliRunner().invoke(main, ["layers", "--model", str(model)])
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("fvcli: error: --model: ") and str(model) in line
+        assert message in line
+
+
+def test_validate_reports_every_error_of_a_file_in_line_order(tmp_path):
+    path = tmp_path / "jobs.yaml"
+    path.write_text(textwrap.dedent("""\
+        model: demo
+        jobs:
+          - {name: a, objective: channel, layer: conv9, channels: 1}
+          - {name: b, objective: channel, layer: conv2, channels: 99}
+          - {name: c, objective: chanel, layer: conv2, channels: 1}
+          - {name: d, objective: channel, layer: conv2, channels: 1, steps: -4}
+          - {name: e, objective: channel, layer: conv2, channels: 1}
+        """))
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert [line.split(f"{path}:")[1].split(":")[0] for line in lines] == ["3", "4", "5", "6"]
+
+
+# ----------------------------------------------------------------------------- fuzzing
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
+                    st.text(max_size=12))
+documents = st.recursive(scalars, lambda children: st.one_of(
+    st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children,
+                                                    max_size=4)), max_leaves=20)
+KEYS = ["size", "steps", "batch_size", "seed", "learning_rate", "param", "transforms",
+        "regularizers", "revive", "precision", "xla", "channels", "layer", "objective",
+        "weight", "position", "diversity", "frames", "from", "to", "vector", "vectors",
+        "cossim_pow", "init", "examples", "name", "negative", "sign"]
+
+
+def parses_or_fails_cleanly(tmp_path, data: bytes) -> None:
+    path = tmp_path / "fuzz.yaml"
+    path.write_bytes(data)
+    try:
+        load_job_file(str(path))
+    except SpecError as error:
+        assert "\n" not in str(error)
+
+
+@settings(max_examples=150, deadline=1000)
+@given(documents)
+def test_random_yaml_documents_parse_or_fail_cleanly(tmp_path_factory, document):
+    text = yaml.safe_dump(document)
+    parses_or_fails_cleanly(tmp_path_factory.mktemp("fuzz"), text.encode())
+
+
+@settings(max_examples=150, deadline=1000)
+@given(st.binary(max_size=200))
+def test_random_bytes_parse_or_fail_cleanly(tmp_path_factory, data):
+    parses_or_fails_cleanly(tmp_path_factory.mktemp("fuzz"), data)
+
+
+@settings(max_examples=300, deadline=1000)
+@given(st.sampled_from(KEYS), documents)
+def test_random_values_of_every_key_parse_or_fail_cleanly(tmp_path_factory, key, value):
+    job = {"name": "a", "objective": "channel", "layer": "conv2", "channels": 1, key: value}
+    text = yaml.safe_dump({"model": "demo", "jobs": [job]})
+    parses_or_fails_cleanly(tmp_path_factory.mktemp("fuzz"), text.encode())
