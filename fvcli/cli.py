@@ -200,7 +200,7 @@ def render(job_files, out, model, steps, size, batch_size, seed, precision, devi
 
 def _render_checked(checked, device, out, shard, force, quiet, stop) -> None:
     from .models import resolve_model_spec
-    from .runner import RendererCache, SweepRunner
+    from .runner import OutOfMemory, RendererCache, SweepRunner
 
     label = f"shard {shard}" if shard.count > 1 else "render"
     done = shard_total = skipped = 0
@@ -222,6 +222,8 @@ def _render_checked(checked, device, out, shard, force, quiet, stop) -> None:
                 break
     except OSError as error:
         _fail(f"cannot write {error.filename or out}: {error.strerror}", EXIT_FAILURE)
+    except OutOfMemory as error:
+        _fail(str(error), EXIT_FAILURE)
     except Exception as error:  # one line for the user, not a traceback
         _fail(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
               EXIT_FAILURE)

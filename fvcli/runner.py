@@ -7,6 +7,7 @@ units are all on disk when the run ends is collected (grid, manifest, index) by 
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import time
@@ -62,12 +63,18 @@ def batch_size_of(job: PlannedJob, network, device: Device) -> tuple[int, str | 
     return chosen, note
 
 
+def image_memory(job: PlannedJob, network) -> int:
+    """Estimated bytes one image of ``job`` holds while rendering: its activations at the
+    size the network sees, times the factor measured for gradients and workspace."""
+    seen_size = job.settings.transforms.output_size(job.settings.size)
+    return (network.activation_bytes([term.layer for term in job.terms], seen_size)
+            * MEMORY_PER_ACTIVATION_BYTE)
+
+
 def memory_problem(job: PlannedJob, network, device: Device) -> str | None:
     """Why ``job`` cannot fit in the device's memory at its batch size and image size (by
     the same estimate that batch_size: auto uses), or None."""
-    seen_size = job.settings.transforms.output_size(job.settings.size)
-    per_image = (network.activation_bytes([term.layer for term in job.terms], seen_size)
-                 * MEMORY_PER_ACTIVATION_BYTE)
+    per_image = image_memory(job, network)
     requested = 1 if job.spec.batch_size == "auto" else job.spec.batch_size
     images = max(job.images_per_unit, min(requested, len(job.units) * job.images_per_unit))
     available = available_memory(device)
@@ -157,41 +164,86 @@ class SweepRunner:
                       progress: Progress) -> list[str]:
         """Render and store ``units``; return the names of those that failed."""
         batch_size, note = batch_size_of(job, self.network, self.renderers.device)
-        per_unit = job.images_per_unit
-        units_per_batch = balanced_batch_size(len(units), max(1, batch_size // per_unit))
-        renderer = self.renderers.get(job, units_per_batch * per_unit)
+        units_per_batch = balanced_batch_size(len(units),
+                                              max(1, batch_size // job.images_per_unit))
         if note:
             progress.say(f"{job.name}: {note}")
-        initial = initial_parameters(job, renderer)
+        initial = initial_parameters(job, self.renderers.get(job, job.images_per_unit))
         weakened, failed = 0, []
         for batch in batches_of(units, units_per_batch):
-            def advance(steps: int, images: int = len(batch) * per_unit) -> None:
-                progress.advance(steps * images)  # padding images are not progress
-
-            result = renderer.render(batch_targets(batch, renderer.batch_size),
-                                     on_steps=advance, should_stop=self.should_stop,
-                                     initial=initial)
-            for position, unit in enumerate(batch):
-                rows = slice(position * per_unit, (position + 1) * per_unit)
-                steps = [int(step) for step in result.failed_step[rows] if step >= 0]
-                if steps:
-                    store.save_failure(unit.file_stem, failure_record(unit, min(steps)))
-                    failed.append(f"{job.name}/{unit.file_stem}")
-                    progress.warn(f"{job.name}: {unit.file_stem} failed: its objective or "
-                                  f"gradient became NaN or infinite at step {min(steps)}; "
-                                  "the other units go on")
-                    continue
-                record = unit_record(unit, result, rows, renderer, len(batch))
-                written = to_uint8(result.images[rows][:job.written_images])
-                store.save(unit.file_stem, make_row(written), record)
-                weakened += record.get("diversity_weakened", False)
-            progress.units_finished(len(batch))
+            for part, result, renderer in self._render_batch(job, batch, units_per_batch,
+                                                             progress, initial):
+                for position, unit in enumerate(part):
+                    outcome = self._store_unit(job, store, unit, result, renderer, position,
+                                               len(part), progress)
+                    weakened += outcome == "weakened"
+                    failed += [f"{job.name}/{unit.file_stem}"] if outcome == "failed" else []
+                progress.units_finished(len(part))
         if weakened:
             weight = job.group_terms[0].weight
             progress.warn(f"{job.name}: with diversity, {weakened} of {len(units)} "
-                         "units ended below half the objective they reach without it; "
-                         f"try a smaller diversity weight than {weight:g}")
+                          "units ended below half the objective they reach without it; "
+                          f"try a smaller diversity weight than {weight:g}")
         return failed
+
+    def _render_batch(self, job: PlannedJob, batch: list[Unit], capacity: int,
+                      progress: Progress, initial):
+        """[(units, result, renderer)] of one batch rendered by the renderer for
+        ``capacity`` units. If memory runs out, the batch is tried once more in two halves
+        (a second trace); if that fails too, OutOfMemory says why."""
+        try:
+            return [self._render(job, batch, capacity, progress, initial)]
+        except (tf.errors.ResourceExhaustedError, MemoryError):
+            images = capacity * job.images_per_unit
+            if capacity == 1:
+                raise OutOfMemory(out_of_memory_message(job, self.network, images,
+                                                        self.renderers.device)) from None
+        half = math.ceil(capacity / 2)
+        progress.warn(f"{job.name}: out of memory with a batch of {images} images; trying "
+                      f"{half * job.images_per_unit} at a time")
+        try:
+            return [self._render(job, part, half, progress, initial)
+                    for part in batches_of(batch, half)]
+        except (tf.errors.ResourceExhaustedError, MemoryError):
+            raise OutOfMemory(out_of_memory_message(
+                job, self.network, half * job.images_per_unit, self.renderers.device)) from None
+
+    def _render(self, job: PlannedJob, units: list[Unit], capacity: int, progress: Progress,
+                initial):
+        renderer = self.renderers.get(job, capacity * job.images_per_unit)
+
+        def advance(steps: int, images: int = len(units) * job.images_per_unit) -> None:
+            progress.advance(steps * images)  # padding images are not progress
+
+        result = renderer.render(batch_targets(units, renderer.batch_size), on_steps=advance,
+                                 should_stop=self.should_stop, initial=initial)
+        return units, result, renderer
+
+    def _store_unit(self, job, store, unit, result, renderer, position, units, progress):
+        """Write one rendered unit, or its failure; returns "failed", "weakened" or "done"."""
+        per_unit = job.images_per_unit
+        rows = slice(position * per_unit, (position + 1) * per_unit)
+        steps = [int(step) for step in result.failed_step[rows] if step >= 0]
+        if steps:
+            store.save_failure(unit.file_stem, failure_record(unit, min(steps)))
+            progress.warn(f"{job.name}: {unit.file_stem} failed: its objective or gradient "
+                          f"became NaN or infinite at step {min(steps)}; the other units go on")
+            return "failed"
+        record = unit_record(unit, result, rows, renderer, units)
+        written = to_uint8(result.images[rows][:job.written_images])
+        store.save(unit.file_stem, make_row(written), record)
+        return "weakened" if record.get("diversity_weakened") else "done"
+
+
+class OutOfMemory(RuntimeError):
+    """A batch did not fit in memory even at half its size; ``str()`` is the line to show."""
+
+
+def out_of_memory_message(job: PlannedJob, network, images: int, device: Device) -> str:
+    per_image = image_memory(job, network)
+    return (f"{job.name}: out of memory rendering a batch of {images} image(s) at "
+            f"{job.settings.size}px on {device.name.strip('/')} (estimated "
+            f"{per_image * images / 2**30:.1f} GiB); lower --batch-size or the size")
 
 
 def failure_record(unit: Unit, step: int) -> dict:

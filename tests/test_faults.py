@@ -103,3 +103,42 @@ def test_a_full_disk_stops_with_one_line_and_keeps_every_finished_unit(tmp_path,
     monkeypatch.setattr(store, "write_png", real_write_png)
     rerun = CliRunner().invoke(main, ["render", str(jobs), "--out", str(out)])
     assert rerun.exit_code == 0 and "3 of 6 units already rendered" in rerun.stderr
+
+
+OOM_JOBS = ("model: demo\ndefaults: {size: 32, steps: 4, batch_size: 4}\njobs:\n"
+            "  - {name: c, objective: channel, layer: conv2, channels: 0-5}\n")
+
+
+def fail_batches_over(monkeypatch, largest: int):
+    """Make the renderer run out of memory on batches of more than ``largest`` images."""
+    from fvcli.render import Renderer
+
+    real_render = Renderer.render
+
+    def render(self, *args, **kwargs):
+        if self.batch_size > largest:
+            raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+        return real_render(self, *args, **kwargs)
+
+    monkeypatch.setattr(Renderer, "render", render)
+
+
+def test_out_of_memory_retries_the_batch_at_half_its_size(tmp_path, monkeypatch):
+    fail_batches_over(monkeypatch, 2)
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(OOM_JOBS)
+    result = CliRunner().invoke(main, ["render", str(jobs), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "out of memory with a batch of 3 images; trying 2 at a time" in result.stderr
+    assert len(records(tmp_path / "out" / "c")) == 6
+
+
+def test_out_of_memory_even_at_half_is_one_line_with_the_estimate(tmp_path, monkeypatch):
+    fail_batches_over(monkeypatch, 0)
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(OOM_JOBS)
+    result = CliRunner().invoke(main, ["render", str(jobs), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("fvcli: error: c: out of memory rendering a batch of")
+    assert "GiB" in error and "lower --batch-size" in error
