@@ -328,8 +328,8 @@ def validate(job_files, model):
 @click.option("--model", default="inception_v1", show_default=True, help=MODEL_HELP)
 @click.option("--all", "show_all", is_flag=True,
               help="Also list layers inside others (e.g. the branches of Mixed_4b).")
-@click.option("--size", type=click.IntRange(16, 2048),
-              help="Image size for the shapes (default: the model's own input size, or 224).")
+@click.option("--size", type=click.IntRange(16, 2048), default=128, show_default=True,
+              help="Image size the shapes are given at: the render size.")
 def layers(model, show_all, size):
     """List the layers you can visualise: name, Distill alias, shape and channels."""
     network = _load_network(model, table_size=size)

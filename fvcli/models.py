@@ -22,6 +22,10 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 from tensorflow.python.ops import gen_nn_ops
 
 from .config import LOGITS
+from .keras_models import keras_layer_function
+from .preprocess import NAMED as NAMED_PREPROCESS
+from .preprocess import Preprocess, from_input_range
+from .preprocess import from_spec as preprocess_from_spec
 
 DEFAULT_HANDLE = "https://tfhub.dev/google/imagenet/inception_v1/classification/5"
 DEMO_MODEL_DIR = Path(__file__).parent / "demo_model"
@@ -84,9 +88,10 @@ class Network:
     graph_def: tf.compat.v1.GraphDef
     input_name: str
     native_size: int | None
-    input_range: tuple[float, float]
+    preprocess: Preprocess          # from fvcli's [0, 1] RGB to what the network expects
     layers: list[Layer]
     table_size: int = 224           # image size the layer table's shapes are given at
+    input_channels: int = 3         # 3 (RGB) or 1 (grayscale)
     _forward_cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -142,7 +147,8 @@ class Network:
 
     def spatial_size(self, layer_name: str, size: int) -> tuple[int, int]:
         """Height and width of a layer's map for ``size`` px images."""
-        probe = self.forward((layer_name,), (), size)(tf.zeros([1, size, size, 3]))
+        probe = self.forward((layer_name,), (), size)(
+            tf.zeros([1, size, size, self.input_channels]))
         return tuple(probe[layer_name].shape[1:3])
 
     def forward(self, layer_names: tuple[str, ...], with_pre_activation: tuple[str, ...],
@@ -180,7 +186,7 @@ class Forward:
 
     def _accepts(self, size: int) -> bool:
         try:
-            self._pruned(tf.zeros([1, size, size, 3]))
+            self._pruned(tf.zeros([1, size, size, self.network.input_channels]))
             return True
         except (tf.errors.InvalidArgumentError, ValueError):
             return False
@@ -214,8 +220,7 @@ class Forward:
     def __call__(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         if images.shape[1] != self._feed_size:
             images = tf.image.resize(images, [self._feed_size, self._feed_size])
-        low, high = self.network.input_range
-        values = self._pruned(images * (high - low) + low)
+        values = self._pruned(_preprocessed(images, self.network.preprocess))
         result, position = {}, 0
         for name, tensors in self._outputs:
             parts = values[position:position + len(tensors)]
@@ -224,12 +229,28 @@ class Forward:
         return result
 
 
+def _preprocessed(images: tf.Tensor, preprocess: Preprocess) -> tf.Tensor:
+    """Images in [0, 1], RGB -> the network's input (see :mod:`fvcli.preprocess`)."""
+    values = images * preprocess.scale
+    if preprocess.bgr:
+        values = values[..., ::-1]
+    mean = tf.constant(preprocess.mean, values.dtype)
+    std = tf.constant(preprocess.std, values.dtype)
+    return (values - mean) / std
+
+
 def _prune(graph_def, input_name: str, fetches: list[str]) -> Callable:
     """Import ``graph_def`` with a size-free input and prune it to ``fetches``."""
     relaxed = _relax_input(graph_def, input_name)
     for node in relaxed.node:
         if node.op == "MaxPool":
             node.attr["_gradient_op_type"].s = MAX_POOL_GRADIENT.encode()
+        elif ("_gradient_op_type" in node.attr
+              and node.attr["_gradient_op_type"].s.startswith(b"CustomGradient")):
+            # A tf.custom_gradient (Keras' swish and GELU) names a Python closure over
+            # tensors of the graph it was traced in, unusable in this imported copy;
+            # without it, the gradient comes from the ops' own gradients, the same maths.
+            del node.attr["_gradient_op_type"]
 
     def import_graph():
         tf.compat.v1.import_graph_def(relaxed, name="")
@@ -313,34 +334,60 @@ def model_label(spec: dict) -> str:
 
 
 def load_network(spec, table_size: int | None = None) -> Network:
-    """Load a model (see :func:`resolve_model_spec`) and build its layer table."""
+    """Load a model (see :func:`resolve_model_spec`) and build its layer table, with
+    shapes at ``table_size`` px (default: the model's own input size, or 224)."""
     spec = resolve_model_spec(spec)
-    low, high = spec.get("input_range", (0.0, 1.0))
     # The loaded object owns the variables: keep it alive until they are frozen.
     if "hub" in spec:
-        loaded, function, fingerprint_path = _load_hub(spec["hub"])
+        loaded = _load_hub(spec["hub"])
     elif "path" in spec:
-        loaded, function, fingerprint_path = _load_path(spec["path"])
+        loaded = _load_path(spec["path"])
     else:
         raise ModelError("a model needs 'hub: HANDLE' or 'path: SAVEDMODEL_OR_KERAS_FILE'")
-    frozen = convert_variables_to_constants_v2(function)
-    # Keras models name their layers; tracing may have suffixed the scopes with "_1".
-    known_names = {layer.name for layer in getattr(loaded, "layers", [])}
-    del loaded
+    # Inlined: a nested function call in the graph (Keras wraps some ops in one) has no
+    # gradient once the graph is imported elsewhere.
+    frozen = convert_variables_to_constants_v2(loaded.function, aggressive_inlining=True)
     graph_def = frozen.graph.as_graph_def()
+    input_node, channels, native = _image_input(graph_def, model_label(spec))
+    table_size = table_size or native or 224
+    graph = _import_at_size(graph_def, input_node.name, table_size)
+    logits = _logits_tensor(frozen.outputs[-1])
+    if loaded.layer_names is not None:
+        tensors = [tensor.name for tensor in frozen.outputs[:-1]]
+        layers = _named_layer_table(graph, loaded.layer_names, tensors)
+    else:
+        layers = _layer_table(graph)
+    layers.append(Layer(name=LOGITS, tensor=logits, pre_activation=(),
+                        shape=(int(graph.get_tensor_by_name(logits).shape[-1]),)))
+    return Network(description=model_label(spec), fingerprint=_fingerprint(loaded.fingerprint),
+                   graph_def=graph_def, input_name=input_node.name, native_size=native,
+                   preprocess=model_preprocess(spec), layers=layers, table_size=table_size,
+                   input_channels=channels)
+
+
+def model_preprocess(spec: dict) -> Preprocess:
+    """The model's preprocessing: its ``preprocess``, its ``input_range``, or [0, 1]."""
+    if "preprocess" in spec:
+        return preprocess_from_spec(spec["preprocess"])
+    if "input_range" in spec:
+        return from_input_range(*spec["input_range"])
+    return NAMED_PREPROCESS["none"]
+
+
+def _image_input(graph_def, label: str):
+    """The input placeholder, its channels and its fixed size (or None); ModelError for
+    anything but one [batch, height, width, 1 or 3] image input."""
     inputs = [node for node in graph_def.node if node.op == "Placeholder"]
     if len(inputs) != 1:
-        raise ModelError(f"{model_label(spec)}: expected one image input, found {len(inputs)}")
-    input_node = inputs[0]
-    dims = [d.size for d in input_node.attr["shape"].shape.dim]
-    native = dims[1] if len(dims) == 4 and dims[1] > 0 else None
-    logits_tensor = _logits_tensor(frozen)
-    table_size = table_size or native or 224
-    layers = _layer_table(graph_def, input_node.name, logits_tensor, table_size, known_names)
-    return Network(description=model_label(spec), fingerprint=_fingerprint(fingerprint_path),
-                   graph_def=graph_def, input_name=input_node.name, native_size=native,
-                   input_range=(float(low), float(high)), layers=layers,
-                   table_size=table_size)
+        raise ModelError(f"{label}: takes {len(inputs)} inputs; fvcli renders models with "
+                         "one image input")
+    dims = [d.size for d in inputs[0].attr["shape"].shape.dim]
+    if len(dims) != 4 or dims[-1] not in (1, 3):
+        shape = "x".join("?" if d < 0 else str(d) for d in dims) or "unknown"
+        raise ModelError(f"{label}: its input has shape {shape}; fvcli renders images of "
+                         "shape batch x height x width x 3 (RGB) or x 1 (grayscale), "
+                         "channels last")
+    return inputs[0], dims[-1], (dims[1] if dims[1] > 0 else None)
 
 
 def fetch_to_cache(handle: str) -> str:
@@ -359,12 +406,25 @@ def fetch_to_cache(handle: str) -> str:
             exit_code=1) from None
 
 
-def _load_hub(handle: str):
+@dataclass
+class Loaded:
+    """A model as loaded: the object that owns its variables, the function to freeze, the
+    file to fingerprint, and for Keras models the names of the layers the function
+    returns (before its last output, the model's own)."""
+
+    owner: object
+    function: object
+    fingerprint: str
+    layer_names: list[str] | None = None
+
+
+def _load_hub(handle: str) -> Loaded:
     import tensorflow_hub as hub
 
     module_dir = fetch_to_cache(handle)
     loaded = hub.load(handle)
-    return loaded, _serving_function(loaded, handle), os.path.join(module_dir, "saved_model.pb")
+    return Loaded(loaded, _serving_function(loaded, handle),
+                  os.path.join(module_dir, "saved_model.pb"))
 
 
 def _load_path(path: str):
@@ -378,16 +438,14 @@ def _load_path(path: str):
         except Exception as error:  # Keras raises many kinds for a file it cannot read
             raise ModelError(f"{path} is not a Keras model file it can read: "
                              f"{_first_line(error)}") from None
-        channels = model.inputs[0].shape[-1]
-        call = tf.function(lambda images: model(images, training=False))
-        spec = tf.TensorSpec([None, None, None, channels], tf.float32)
-        return model, call.get_concrete_function(spec), path
+        function, names = keras_layer_function(model, path)
+        return Loaded(model, function, path, names)
     try:
         loaded = tf.saved_model.load(path)
     except Exception as error:  # a folder that is not a SavedModel, or a damaged one
         raise ModelError(f"cannot load {path} as a TF2 SavedModel (damaged, or not one; "
                          f"a Keras model ends in .keras or .h5): {_first_line(error)}") from None
-    return loaded, _serving_function(loaded, path), os.path.join(path, "saved_model.pb")
+    return Loaded(loaded, _serving_function(loaded, path), os.path.join(path, "saved_model.pb"))
 
 
 def _first_line(error: Exception) -> str:
@@ -404,15 +462,18 @@ def _serving_function(loaded, label: str):
     raise ModelError(f"{label} has no serving signature to call")
 
 
-def _logits_tensor(frozen) -> str:
-    """The output tensor; if the model ends in a softmax, the softmax's input."""
-    graph = frozen.graph
-    tensor = frozen.outputs[0]
-    while tensor.op.type in ("Identity", "IdentityN") and tensor.op.inputs:
-        tensor = tensor.op.inputs[0]
+def _logits_tensor(output) -> str:
+    """The model's output tensor; if it ends in a softmax, the softmax's input."""
+    tensor = _through_identities(output)
     if tensor.op.type == "Softmax":
         tensor = tensor.op.inputs[0]
-    return graph.get_tensor_by_name(tensor.name).name
+    return tensor.name
+
+
+def _through_identities(tensor):
+    while tensor.op.type in ("Identity", "IdentityN") and tensor.op.inputs:
+        tensor = tensor.op.inputs[0]
+    return tensor
 
 
 def _fingerprint(path: str) -> str:
@@ -423,11 +484,9 @@ def _fingerprint(path: str) -> str:
     return "sha256:" + digest.hexdigest()[:16]
 
 
-def _layer_table(graph_def, input_name: str, logits_tensor: str, size: int,
-                 known_names: set[str] = frozenset()) -> list[Layer]:
-    """Find ReLU outputs and concats of activations, with shapes at ``size`` px.
-    ``known_names`` are the model's own layer names (Keras), which tracing may have
-    suffixed with "_1"."""
+def _import_at_size(graph_def, input_name: str, size: int) -> tf.Graph:
+    """The graph imported with a [1, size, size, channels] input, so that its tensors carry
+    their shapes at that size (or at the model's own size, if the graph fixes it)."""
     relaxed = _relax_input(graph_def, input_name)
     for node in relaxed.node:
         if node.name == input_name:
@@ -438,7 +497,30 @@ def _layer_table(graph_def, input_name: str, logits_tensor: str, size: int,
         try:
             tf.compat.v1.import_graph_def(relaxed, name="")
         except ValueError:  # a fixed-size op (e.g. a 7x7 valid pool) rejects this size
-            tf.compat.v1.import_graph_def(graph_def, name="")
+            graph = tf.Graph()
+            with graph.as_default():
+                tf.compat.v1.import_graph_def(graph_def, name="")
+    return graph
+
+
+def _named_layer_table(graph: tf.Graph, names: list[str], tensors: list[str]) -> list[Layer]:
+    """A Keras model's layers, by their own names, in model order."""
+    layers = []
+    for name, tensor_name in zip(names, tensors):
+        tensor = graph.get_tensor_by_name(tensor_name)
+        source = _through_identities(tensor)
+        layers.append(Layer(name=name, tensor=tensor_name, shape=_shape(tensor),
+                            pre_activation=_pre_activation(source.op)))
+    return layers
+
+
+def _shape(tensor) -> tuple:
+    return tuple(d if d is not None else -1 for d in tensor.shape.as_list()[1:])
+
+
+def _layer_table(graph: tf.Graph) -> list[Layer]:
+    """A graph's layers where it has no names of its own: ReLU outputs and concats of
+    activations, named by their scopes (TF-Slim's Mixed_4b, ...)."""
     candidates = []
     for op in graph.get_operations():
         output = op.outputs[0] if op.outputs else None
@@ -454,17 +536,10 @@ def _layer_table(graph_def, input_name: str, logits_tensor: str, size: int,
         name = scope[len(prefix):] if scope != prefix.rstrip("/") else op.name[len(prefix):]
         if name in seen or not name:
             name = op.name[len(prefix):]
-        unsuffixed = re.sub(r"_\d+$", "", name)
-        if name not in known_names and unsuffixed in known_names:
-            name = unsuffixed
         seen.add(name)
-        shape = tuple(d if d is not None else -1 for d in op.outputs[0].shape.as_list()[1:])
         layers.append(Layer(name=name, tensor=op.outputs[0].name,
-                            pre_activation=_pre_activation(op), shape=shape,
+                            pre_activation=_pre_activation(op), shape=_shape(op.outputs[0]),
                             alias=alias_of.get(name)))
-    logits = graph.get_tensor_by_name(logits_tensor)
-    layers.append(Layer(name=LOGITS, tensor=logits_tensor, pre_activation=(),
-                        shape=(int(logits.shape[-1]),)))
     return layers
 
 

@@ -31,6 +31,7 @@ END_KEYS = ("layer", "channel", "channels", "vector", "vectors", "cossim_pow", "
 JOB_KEYS = ("name", "diversity", "init", "examples") + TERM_KEYS + INTERPOLATION_KEYS + SETTING_KEYS
 TOP_KEYS = ("model", "defaults", "jobs")
 MAX_STEPS = 1_000_000  # a million steps is days per image: beyond that, a typo
+PREPROCESS_NAMES = ("none", "tf", "torch", "caffe")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -118,15 +119,41 @@ def load_job_file(path: str, overrides: dict | None = None,
 def _check_model(check: Checker, node: Located):
     if isinstance(node.value, str):
         return
-    spec = check.mapping(node, "model", ("hub", "path", "input_range"))
+    spec = check.mapping(node, "model", ("hub", "path", "input_range", "preprocess"))
     if ("hub" in spec) == ("path" in spec):
         check.fail(node, "model", "give exactly one of 'hub: HANDLE' or 'path: DIR_OR_FILE'")
     if "input_range" in spec:
         bounds = plain(spec["input_range"])
         if not (isinstance(bounds, list) and len(bounds) == 2
-                and all(isinstance(b, (int, float)) for b in bounds) and bounds[0] < bounds[1]):
+                and all(_finite_number(b) for b in bounds) and bounds[0] < bounds[1]):
             check.fail(spec["input_range"], "model.input_range",
                        f"expected [low, high] with low < high, e.g. [0, 1], got {bounds!r}")
+    if "preprocess" in spec:
+        if "input_range" in spec:
+            check.fail(spec["preprocess"], "model.preprocess", "give preprocess or "
+                       "input_range, not both")
+        _check_preprocess(check, spec["preprocess"])
+
+
+def _check_preprocess(check: Checker, node: Located) -> None:
+    """none | tf | torch | caffe, or {mean, std, scale, bgr}."""
+    key = "model.preprocess"
+    if isinstance(node.value, str):
+        check.choice(node, key, PREPROCESS_NAMES)
+        return
+    spec = check.mapping(node, key, ("mean", "std", "scale", "bgr"))
+    for name in ("mean", "std"):
+        if name in spec:
+            values = plain(spec[name])
+            values = values if isinstance(values, list) else [values]
+            if len(values) not in (1, 3) or not all(_finite_number(v) for v in values) or (
+                    name == "std" and not all(v > 0 for v in values)):
+                check.fail(spec[name], f"{key}.{name}", "expected a number or three (R, G, "
+                           f"B){', each > 0' if name == 'std' else ''}, got {values!r}")
+    if "scale" in spec:
+        check.number(spec["scale"], f"{key}.scale", 1e-6, 1e6)
+    if "bgr" in spec:
+        check.boolean(spec["bgr"], f"{key}.bgr")
 
 
 def _job(check: Checker, node: Located, key: str, defaults: dict, overrides: dict) -> JobSpec:

@@ -1,0 +1,97 @@
+"""Bring your own model: Keras application architectures (weights=None, nothing is
+downloaded), by their own layer names, with their own preprocessing."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from click.testing import CliRunner
+
+from fvcli.cli import main
+
+SIZE = 64
+# name: (builder keyword arguments, a middle layer, preprocessing as keras.applications has it)
+MODELS = {
+    "vgg16": ("VGG16", {"include_top": False}, "block3_conv3", "caffe"),
+    "resnet50": ("ResNet50", {"classes": 10}, "conv3_block2_out", "caffe"),
+    "mobilenetv2": ("MobileNetV2", {"classes": 10, "alpha": 0.35}, "block_2_expand_relu", "tf"),
+    "efficientnetb0": ("EfficientNetB0", {"classes": 10}, "block3a_expand_activation",
+                       "{scale: 255}"),
+}
+
+
+@pytest.fixture(scope="session")
+def keras_models(tmp_path_factory):
+    import keras
+
+    folder = tmp_path_factory.mktemp("keras_models")
+    paths = {}
+    for name, (builder, options, _, _) in MODELS.items():
+        model = getattr(keras.applications, builder)(weights=None, input_shape=(SIZE, SIZE, 3),
+                                                     **options)
+        paths[name] = folder / f"{name}.keras"
+        model.save(paths[name])
+        paths[name + ":shapes"] = {layer.name: tuple(layer.output.shape[1:])
+                                   for layer in model.layers[1:]}
+    return paths
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_layers_are_listed_by_keras_name_with_shapes_at_the_render_size(keras_models, name):
+    result = CliRunner().invoke(main, ["layers", "--model", str(keras_models[name]),
+                                       "--size", str(SIZE)])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split() for line in result.output.splitlines()[2:]}
+    layer = MODELS[name][2]
+    shape = keras_models[name + ":shapes"][layer]
+    assert rows[layer][-2] == "x".join(str(d) for d in shape)
+    assert not any(row.endswith("_1") and row[:-2] in rows for row in rows)  # no trace suffixes
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_a_middle_channel_renders_and_rises_well_above_its_start(keras_models, name,
+                                                                 tmp_path):
+    _, _, layer, preprocess = MODELS[name]
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(f"model: {{path: {keras_models[name]}, preprocess: {preprocess}}}\n"
+                    f"defaults: {{size: {SIZE}, steps: 96, batch_size: 2, transforms: none}}\n"
+                    f"jobs:\n  - {{name: m, objective: channel, layer: {layer}, "
+                    "channels: [0, 1]}\n")
+    result = CliRunner().invoke(main, ["render", str(jobs), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    for record_path in (tmp_path / "out" / "m" / "units").glob("*.json"):
+        record = json.loads(record_path.read_text())
+        assert record["objective_end"] > 2 * abs(record["objective_start"]) + 1e-3, record
+
+
+def test_caffe_preprocessing_feeds_vgg16_exactly_what_keras_would():
+    import keras
+
+    from fvcli.models import _preprocessed
+    from fvcli.preprocess import NAMED
+
+    images = np.random.default_rng(0).uniform(size=(2, 8, 8, 3)).astype(np.float32)
+    ours = _preprocessed(tf.constant(images), NAMED["caffe"]).numpy()
+    theirs = keras.applications.vgg16.preprocess_input(images * 255.0)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-3)
+    ours_torch = _preprocessed(tf.constant(images), NAMED["torch"]).numpy()
+    theirs_torch = keras.applications.imagenet_utils.preprocess_input(images * 255.0,
+                                                                      mode="torch")
+    np.testing.assert_allclose(ours_torch, theirs_torch, rtol=1e-5, atol=1e-4)
+
+
+def test_models_fvcli_cannot_render_are_one_line(tmp_path):
+    import keras
+
+    two = [keras.Input((SIZE, SIZE, 3)), keras.Input((SIZE, SIZE, 3))]
+    added = keras.layers.Add()([keras.layers.Conv2D(4, 3)(x) for x in two])
+    keras.Model(two, keras.layers.GlobalAveragePooling2D()(added)).save(tmp_path / "two.keras")
+    four = keras.Input((SIZE, SIZE, 4))
+    keras.Model(four, keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(four))
+                ).save(tmp_path / "rgba.keras")
+    for model, message in (("two.keras", "takes 2 inputs"), ("rgba.keras", "x 3 (RGB)")):
+        result = CliRunner().invoke(main, ["layers", "--model", str(tmp_path / model)])
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        (line,) = result.stderr.strip().splitlines()
+        assert message in line, line
