@@ -174,6 +174,8 @@ def write_grid(view: JobView) -> None:
 def _tile(store: JobStore, unit: UnitView, height: int, width: int) -> np.ndarray:
     if unit.done:
         image = iio.imread(store.png_path(unit.plan["stem"]))
+        if image.ndim == 2:  # a grayscale model's unit
+            image = np.repeat(image[..., None], 3, axis=-1)
         if image.shape[:2] == (height, width):
             return image[..., :3]
     return np.full((height, width, 3), MISSING_TILE, np.uint8)

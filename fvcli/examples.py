@@ -112,7 +112,8 @@ class UnitScorer:
         self.softmax = term.kind == "probability"
         self.size = size
         self._maps = tf.function(self._unit_maps, input_signature=[
-            tf.TensorSpec([None, size, size, 3], tf.float32)])
+            tf.TensorSpec([None, size, size, network.input_channels], tf.float32)])
+        self.channels = network.input_channels
 
     def _unit_maps(self, images):
         values = tf.cast(self._forward(images)[self.key], tf.float32)
@@ -152,11 +153,14 @@ class ExampleRun:
     skipped: list[dict] = field(default_factory=list)
 
 
-def load_image(path: str, size: int) -> np.ndarray:
-    """An image file as [size, size, 3] floats in [0, 1]; raises on anything unreadable."""
+def load_image(path: str, size: int, channels: int = 3) -> np.ndarray:
+    """An image file as [size, size, channels] floats in [0, 1] (grey for one channel);
+    raises on anything unreadable."""
     image = _rgb_floats(iio.imread(path))
     if image.ndim != 3 or min(image.shape[:2]) < 1:
         raise ValueError(f"not a single image (shape {image.shape})")
+    if channels == 1:
+        image = image.mean(axis=-1, keepdims=True)
     if image.shape[:2] != (size, size):
         image = tf.image.resize(image[None], [size, size], antialias=True)[0].numpy()
     return np.clip(image, 0.0, 1.0).astype(np.float32)
@@ -169,7 +173,7 @@ def score_folder(scorer: UnitScorer, folder: str, units: int, k: int, batch_size
     batch, numbers = [], []
     for path in image_paths(folder):
         try:
-            batch.append(load_image(path, scorer.size))
+            batch.append(load_image(path, scorer.size, scorer.channels))
         except Exception as error:  # any decoder error means: skip this file
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             run.skipped.append({"image": os.path.relpath(path, folder), "reason": reason})

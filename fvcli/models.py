@@ -202,8 +202,8 @@ class Forward:
                             [tensor.op.name for tensor in self._pruned.outputs])
         keep = {node.name for node in wanted.node}
         with tf.Graph().as_default() as fixed:
-            images = tf.compat.v1.placeholder(tf.float32, [1, self._feed_size,
-                                                           self._feed_size, 3])
+            images = tf.compat.v1.placeholder(
+                tf.float32, [1, self._feed_size, self._feed_size, self.network.input_channels])
             tf.graph_util.import_graph_def(
                 wanted, input_map={self.network.input_name + ":0": images}, name="")
         total = 0

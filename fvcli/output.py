@@ -84,6 +84,8 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 def write_png(path: str, image: np.ndarray) -> None:
     """Write one image (floats in [0, 1] or uint8) as a PNG, atomically."""
     pixels = image if image.dtype == np.uint8 else to_uint8(image)
+    if pixels.ndim == 3 and pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]  # a grayscale PNG
     write_atomic(path, iio.imwrite("<bytes>", pixels, extension=".png"))
 
 

@@ -35,8 +35,8 @@ class Parameterization(ParamSpec):
         if self.fft:
             # real and imaginary parts first: unstacking them has a cheap gradient, where
             # slicing a last axis of two costs a strided-slice gradient every step
-            return (2, 3, self.size, self.size // 2 + 1)
-        return (self.size, self.size, 3)
+            return (2, self.channels, self.size, self.size // 2 + 1)
+        return (self.size, self.size, self.channels)
 
     def initial(self, seeds) -> np.ndarray:
         """Starting parameters for one image per seed: N(0, 0.01), reproducible per seed."""
@@ -52,7 +52,7 @@ class Parameterization(ParamSpec):
         return (scale * self.size).astype(np.float32)
 
     def to_image(self, params: tf.Tensor) -> tf.Tensor:
-        """[batch, *shape()] parameters -> [batch, size, size, 3] images in [0, 1]."""
+        """[batch, *shape()] parameters -> [batch, size, size, channels] images in [0, 1]."""
         if self.fft:
             real, imaginary = tf.unstack(params, axis=1)
             spectrum = tf.complex(real, imaginary) * tf.cast(
@@ -61,7 +61,7 @@ class Parameterization(ParamSpec):
             image = tf.transpose(planes, [0, 2, 3, 1]) / FFT_MAGIC_DIVISOR
         else:
             image = params
-        if self.decorrelate:
+        if self.decorrelate and self.channels == 3:
             # Broadcast multiply and sum, not einsum: the bf16 rewrite turns every einsum
             # and matmul into bf16, which would quantise the image itself.
             image = tf.reduce_sum(image[..., tf.newaxis, :] * COLOR_CORRELATION_NORMALIZED,
@@ -72,12 +72,14 @@ class Parameterization(ParamSpec):
         """The parameters whose image is ``pixels`` (any size, grey or RGB, uint8 or floats
         in [0, 1]), resized to this size: the inverse of :meth:`to_image`."""
         image = _rgb_floats(pixels)
+        if self.channels == 1:
+            image = image.mean(axis=-1, keepdims=True)
         if image.shape[:2] != (self.size, self.size):
             image = tf.image.resize(image[None], [self.size, self.size], antialias=True)[0]
             image = np.clip(np.asarray(image), 0.0, 1.0)
         edge = 0.25 / 255  # keeps the logit finite; rounds back to 0 and 255
         linear = np.log(np.clip(image, edge, 1 - edge) / (1 - np.clip(image, edge, 1 - edge)))
-        if self.decorrelate:
+        if self.decorrelate and self.channels == 3:
             linear = linear @ np.linalg.inv(COLOR_CORRELATION_NORMALIZED).T
         if not self.fft:
             return linear.astype(np.float32)

@@ -232,6 +232,8 @@ def plan_job(path: str, spec: JobSpec, network) -> PlannedJob:
     groups = tuple(replace(group, layer=_layer(path, group.line, group.key, network,
                                                group.layer, spatial=True).name)
                    for group in spec.group_terms)
+    if getattr(network, "input_channels", 3) == 1:
+        spec = _grayscale(spec)
     job = PlannedJob(spec=spec, terms=tuple(resolved_terms),
                      model_fingerprint=getattr(network, "fingerprint", ""),
                      vector_sizes=tuple(sizes), group_terms=groups)
@@ -240,6 +242,13 @@ def plan_job(path: str, spec: JobSpec, network) -> PlannedJob:
                                     for v, i in zip(vectors, indices)))
                  for n, indices in enumerate(_unit_targets(path, spec, per_term))]
     return job
+
+
+def _grayscale(spec: JobSpec) -> JobSpec:
+    """The job for a model with one input channel: grey images, no colour decorrelation."""
+    param = replace(spec.settings.param, channels=1, decorrelate=False)
+    return replace(spec, settings=replace(spec.settings, param=param),
+                   raw={**spec.raw, "param": param.describe()})
 
 
 def _layer(path, line, key, network, name, spatial=False):

@@ -25,7 +25,7 @@ def total_variation(images: tf.Tensor) -> tf.Tensor:
 def blur(images: tf.Tensor) -> tf.Tensor:
     """Mean squared distance from a 3x3 box-blurred copy (held constant), as in Lucid."""
     kernel = tf.ones([3, 3, 1, 1]) / 9.0
-    kernel = tf.tile(kernel, [1, 1, 3, 1])
+    kernel = tf.tile(kernel, [1, 1, images.shape[-1], 1])
     blurred = tf.stop_gradient(tf.nn.depthwise_conv2d(images, kernel, [1, 1, 1, 1], "SAME"))
     return tf.reduce_mean(tf.square(images - blurred), axis=[1, 2, 3])
 

@@ -16,7 +16,7 @@ MODELS = {
     "vgg16": ("VGG16", {"include_top": False}, "block3_conv3", "caffe"),
     "resnet50": ("ResNet50", {"classes": 10}, "conv3_block2_out", "caffe"),
     "mobilenetv2": ("MobileNetV2", {"classes": 10, "alpha": 0.35}, "block_2_expand_relu", "tf"),
-    "efficientnetb0": ("EfficientNetB0", {"classes": 10}, "block3a_expand_activation",
+    "efficientnetb0": ("EfficientNetB0", {"classes": 10}, "block2b_expand_activation",
                        "{scale: 255}"),
 }
 
@@ -26,6 +26,7 @@ def keras_models(tmp_path_factory):
     import keras
 
     folder = tmp_path_factory.mktemp("keras_models")
+    keras.utils.set_random_seed(0)  # the same random weights in every run
     paths = {}
     for name, (builder, options, _, _) in MODELS.items():
         model = getattr(keras.applications, builder)(weights=None, input_shape=(SIZE, SIZE, 3),
@@ -95,3 +96,26 @@ def test_models_fvcli_cannot_render_are_one_line(tmp_path):
         assert result.exit_code == 2 and "Traceback" not in result.output
         (line,) = result.stderr.strip().splitlines()
         assert message in line, line
+
+
+def test_a_grayscale_model_renders_grayscale_images(tmp_path):
+    import imageio.v3 as iio
+    import keras
+
+    grey = keras.Input((None, None, 1))
+    features = keras.layers.Conv2D(8, 3, activation="relu", name="features")(grey)
+    logits = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(features))
+    keras.Model(grey, logits).save(tmp_path / "grey.keras")
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(f"model: {{path: {tmp_path / 'grey.keras'}}}\n"
+                    "defaults: {size: 32, steps: 32, batch_size: 2}\n"
+                    "jobs:\n  - {name: g, objective: channel, layer: features, channels: [0, 1]}\n")
+    result = CliRunner().invoke(main, ["render", str(jobs), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    for png in (tmp_path / "out" / "g" / "units").glob("*.png"):
+        assert iio.imread(png).shape == (32, 32)  # one channel: a grey PNG
+        record = json.loads(png.with_suffix(".json").read_text())
+        assert record["objective_end"] > record["objective_start"]
+    assert iio.imread(tmp_path / "out" / "g" / "grid.png").shape[-1] == 3
+    manifest = json.loads((tmp_path / "out" / "g" / "manifest.json").read_text())
+    assert manifest["job"]["param"]["channels"] == 1

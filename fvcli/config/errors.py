@@ -9,4 +9,6 @@ class SpecError(Exception):
     def __init__(self, file: str, line: int | None, key: str, problem: str):
         self.file, self.line = file, line or 0
         where = f"{file}:{line}" if line else file
-        super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")
+        message = f"{where}: {key}: {problem}" if key else f"{where}: {problem}"
+        # one line, whatever a hostile file put in its keys
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))

@@ -14,10 +14,12 @@ class ParamSpec:
     fft: bool = True
     decorrelate: bool = True
     decay_power: float = 1.0
+    channels: int = 3  # 1 for a grayscale model (set when the job is planned)
 
     def describe(self) -> dict:
-        return {"fft": self.fft, "decorrelate": self.decorrelate,
-                "decay_power": self.decay_power}
+        described = {"fft": self.fft, "decorrelate": self.decorrelate,
+                     "decay_power": self.decay_power}
+        return described if self.channels == 3 else {**described, "channels": self.channels}
 
 
 @dataclass(frozen=True)
