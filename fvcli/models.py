@@ -519,28 +519,57 @@ def _shape(tensor) -> tuple:
 
 
 def _layer_table(graph: tf.Graph) -> list[Layer]:
-    """A graph's layers where it has no names of its own: ReLU outputs and concats of
-    activations, named by their scopes (TF-Slim's Mixed_4b, ...)."""
-    candidates = []
+    """A graph's layers where it has no names of its own: activations (ReLUs, and the
+    products that make swish, GELU, hard-swish and sigmoid gates) and concats of
+    activations, one per scope, named by their scopes (TF-Slim's Mixed_4b, ...)."""
+    by_scope: dict[str, object] = {}
     for op in graph.get_operations():
         output = op.outputs[0] if op.outputs else None
         if output is None or output.shape.rank != 4:
             continue
-        if op.type in _ACTIVATION_OPS or (op.type == "ConcatV2" and _is_activation_concat(op)):
-            candidates.append(op)
-    scopes = [op.name.rsplit("/", 1)[0] if "/" in op.name else op.name for op in candidates]
+        if op.type in _ACTIVATION_OPS or _is_gated_product(op) or (
+                op.type == "ConcatV2" and _is_activation_concat(op)):
+            scope = op.name.rsplit("/", 1)[0] if "/" in op.name else op.name
+            by_scope.pop(scope, None)  # the last activation of a scope is its output
+            by_scope[scope] = op
+    candidates, scopes = list(by_scope.values()), list(by_scope)
     prefix = _common_scope(scopes + [op.name for op in candidates])
-    layers, seen = [], set()
+    names = _without_trace_suffix([scope[len(prefix):] if scope != prefix.rstrip("/")
+                                   else op.name[len(prefix):]
+                                   for op, scope in zip(candidates, scopes)])
     alias_of = {slim: alias for alias, slim in INCEPTION_V1_ALIASES.items()}
-    for op, scope in zip(candidates, scopes):
-        name = scope[len(prefix):] if scope != prefix.rstrip("/") else op.name[len(prefix):]
-        if name in seen or not name:
-            name = op.name[len(prefix):]
-        seen.add(name)
-        layers.append(Layer(name=name, tensor=op.outputs[0].name,
-                            pre_activation=_pre_activation(op), shape=_shape(op.outputs[0]),
-                            alias=alias_of.get(name)))
-    return layers
+    return [Layer(name=name or op.name, tensor=op.outputs[0].name,
+                  pre_activation=_pre_activation(op), shape=_shape(op.outputs[0]),
+                  alias=alias_of.get(name))
+            for op, name in zip(candidates, names)]
+
+
+_GATES = {"Sigmoid", "Erf", "Tanh", "Relu6"}
+_ARITHMETIC = {"Mul", "AddV2", "Add", "RealDiv", "Identity", "Cast"}
+
+
+def _is_gated_product(op, depth: int = 3) -> bool:
+    """A product one of whose factors comes (within a few arithmetic ops) from a sigmoid,
+    erf, tanh or relu6: swish / SiLU, GELU, hard-swish, squeeze-and-excitation gates."""
+    if op.type != "Mul":
+        return False
+
+    def gated(tensor, left: int) -> bool:
+        source = tensor.op
+        if source.type in _GATES:
+            return True
+        return left > 0 and source.type in _ARITHMETIC and any(
+            gated(t, left - 1) for t in source.inputs)
+    return any(gated(tensor, depth - 1) for tensor in op.inputs)
+
+
+def _without_trace_suffix(names: list[str]) -> list[str]:
+    """Names as the model gave them: tracing a Keras model suffixes every scope with "_1";
+    drop one trailing "_N" from every name when all have one and they stay distinct."""
+    stripped = [re.sub(r"_\d+$", "", name) for name in names]
+    if all(a != b for a, b in zip(names, stripped)) and len(set(stripped)) == len(stripped):
+        return stripped
+    return names
 
 
 def _is_activation_concat(op) -> bool:

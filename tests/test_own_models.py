@@ -33,14 +33,21 @@ def keras_models(tmp_path_factory):
                                                      **options)
         paths[name] = folder / f"{name}.keras"
         model.save(paths[name])
+        paths[name + ":saved"] = folder / f"{name}-savedmodel"
+        model.export(paths[name + ":saved"], verbose=False)  # a plain TF SavedModel
         paths[name + ":shapes"] = {layer.name: tuple(layer.output.shape[1:])
                                    for layer in model.layers[1:]}
     return paths
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_layers_are_listed_by_keras_name_with_shapes_at_the_render_size(keras_models, name):
-    result = CliRunner().invoke(main, ["layers", "--model", str(keras_models[name]),
+FORMATS = ["", ":saved"]  # the .keras file, and the SavedModel exported from it
+CASES = [(name, saved) for name in MODELS for saved in FORMATS]
+
+
+@pytest.mark.parametrize("name, saved", CASES)
+def test_layers_are_listed_by_keras_name_with_shapes_at_the_render_size(keras_models, name,
+                                                                        saved):
+    result = CliRunner().invoke(main, ["layers", "--model", str(keras_models[name + saved]),
                                        "--size", str(SIZE)])
     assert result.exit_code == 0, result.output
     rows = {line.split()[0]: line.split() for line in result.output.splitlines()[2:]}
@@ -50,12 +57,13 @@ def test_layers_are_listed_by_keras_name_with_shapes_at_the_render_size(keras_mo
     assert not any(row.endswith("_1") and row[:-2] in rows for row in rows)  # no trace suffixes
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_a_middle_channel_renders_and_rises_well_above_its_start(keras_models, name,
+@pytest.mark.parametrize("name, saved", CASES)
+def test_a_middle_channel_renders_and_rises_well_above_its_start(keras_models, name, saved,
                                                                  tmp_path):
     _, _, layer, preprocess = MODELS[name]
     jobs = tmp_path / "jobs.yaml"
-    jobs.write_text(f"model: {{path: {keras_models[name]}, preprocess: {preprocess}}}\n"
+    jobs.write_text(f"model: {{path: {keras_models[name + saved]}, "
+                    f"preprocess: {preprocess}}}\n"
                     f"defaults: {{size: {SIZE}, steps: 96, batch_size: 2, transforms: none}}\n"
                     f"jobs:\n  - {{name: m, objective: channel, layer: {layer}, "
                     "channels: [0, 1]}\n")
