@@ -15,7 +15,6 @@ import sys
 import tempfile
 import time
 
-import imageio.v3 as iio
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))

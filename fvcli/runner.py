@@ -23,6 +23,7 @@ from .objectives import Objective
 from .output import make_row, to_uint8
 from .plan import (MEMORY_PER_ACTIVATION_BYTE, PlannedJob, Shard, Unit, auto_batch_size,
                    balanced_batch_size, batches_of, shard_units)
+from .param import Parameterization
 from .progress import Progress, format_seconds
 from .render import Renderer, RenderStopped
 from .targets import batch_targets
@@ -168,7 +169,7 @@ class SweepRunner:
                                               max(1, batch_size // job.images_per_unit))
         if note:
             progress.say(f"{job.name}: {note}")
-        initial = initial_parameters(job, self.renderers.get(job, job.images_per_unit))
+        initial = initial_parameters(job)
         weakened, failed = 0, []
         for batch in batches_of(units, units_per_batch):
             for part, result, renderer in self._render_batch(job, batch, units_per_batch,
@@ -253,14 +254,14 @@ def failure_record(unit: Unit, step: int) -> dict:
             "reason": "the objective or its gradient became NaN or infinite"}
 
 
-def initial_parameters(job: PlannedJob, renderer: Renderer):
+def initial_parameters(job: PlannedJob):
     """The parameters of the job's ``init`` image, or None to start from noise."""
     if not job.spec.init:
         return None
     import imageio.v3 as iio
 
     pixels = np.asarray(iio.imread(job.spec.init))
-    return renderer.param.from_image(pixels)
+    return Parameterization.of(job.settings.param).from_image(pixels)
 
 
 def unit_record(unit: Unit, result, rows: slice, renderer: Renderer, units: int) -> dict:

@@ -1,9 +1,6 @@
 """The talk's other kinds on the demo model: diversity, directions, interpolation and a
 starting image. Each test states what the talk says the kind does."""
 
-import json
-import textwrap
-
 import imageio.v3 as iio
 import numpy as np
 import pytest
