@@ -192,6 +192,11 @@ class Forward:
             return False
 
     @property
+    def feed_size(self) -> int:
+        """The size the network is fed (the render size, or the model's fixed size)."""
+        return self._feed_size
+
+    @property
     def resizes(self) -> bool:
         """True when images are resized to the model's fixed input size before the network."""
         return self._feed_size != self.size
@@ -299,6 +304,63 @@ def _sub_graph(graph_def, output_names: list[str]):
     return sub
 
 
+def _without_grouped_conv_calls(graph_def):
+    """Replace each call of a nested function that only runs a depthwise Conv2D (Keras
+    wraps such grouped convolutions, which TensorFlow's CPU kernels lack, in an XLA
+    function: ConvNeXt has them) by the equivalent DepthwiseConv2dNative node, which
+    runs on CPUs and has a gradient in an imported graph."""
+    library = {function.signature.name: function for function in graph_def.library.function}
+    nodes = {node.name: node for node in graph_def.node}
+    added = []
+    for node in graph_def.node:
+        function = library.get(node.attr["f"].func.name) if "f" in node.attr else None
+        if node.op not in ("StatefulPartitionedCall", "PartitionedCall") or function is None:
+            continue
+        convolutions = [inner for inner in function.node_def if inner.op == "Conv2D"]
+        if len(convolutions) != 1:
+            continue
+        arguments = [argument.name for argument in function.signature.input_arg]
+        inner_nodes = {inner.name: inner for inner in function.node_def}
+        source, kernel = (_function_argument(reference, inner_nodes)
+                          for reference in convolutions[0].input[:2])
+        if source not in arguments or kernel not in arguments:
+            continue
+        kernel_node = nodes.get(node.input[arguments.index(kernel)].split(":")[0])
+        while kernel_node is not None and kernel_node.op == "Identity":  # left by inlining
+            kernel_node = nodes.get(kernel_node.input[0].split(":")[0])
+        if kernel_node is None or kernel_node.op != "Const":
+            continue
+        weights = tf.make_ndarray(kernel_node.attr["value"].tensor)
+        if weights.shape[2] != 1:  # grouped, but not one input channel per group
+            continue
+        height, width, _, outputs = weights.shape
+        groups = outputs  # Keras' depthwise convolutions: one output per input channel
+        filter_node = tf.compat.v1.NodeDef(name=node.name + "/depthwise_filter", op="Const")
+        depthwise = weights.reshape(height, width, groups, outputs // groups)
+        filter_node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(depthwise))
+        filter_node.attr["dtype"].type = kernel_node.attr["dtype"].type
+        added.append(filter_node)
+        attributes = {name: convolutions[0].attr[name]
+                      for name in ("T", "strides", "padding", "data_format", "dilations")}
+        source_input = node.input[arguments.index(source)]
+        node.Clear()
+        node.name, node.op = filter_node.name[:-len("/depthwise_filter")], "DepthwiseConv2dNative"
+        node.input.extend([source_input, filter_node.name])
+        for name, value in attributes.items():
+            node.attr[name].CopyFrom(value)
+    graph_def.node.extend(added)
+    return graph_def
+
+
+def _function_argument(reference: str, inner_nodes: dict) -> str:
+    """The function argument a node input inside a function body comes from, following
+    Identity nodes ("convolution/ReadVariableOp:output:0" -> its argument's name)."""
+    name = reference.split(":")[0]
+    while name in inner_nodes and inner_nodes[name].op == "Identity":
+        name = inner_nodes[name].input[0].split(":")[0]
+    return name
+
+
 def _relax_input(graph_def, input_name: str):
     """Copy of ``graph_def`` whose input takes any spatial size (DESIGN.md §3)."""
     relaxed = tf.compat.v1.GraphDef()
@@ -347,7 +409,7 @@ def load_network(spec, table_size: int | None = None) -> Network:
     # Inlined: a nested function call in the graph (Keras wraps some ops in one) has no
     # gradient once the graph is imported elsewhere.
     frozen = convert_variables_to_constants_v2(loaded.function, aggressive_inlining=True)
-    graph_def = frozen.graph.as_graph_def()
+    graph_def = _without_grouped_conv_calls(frozen.graph.as_graph_def())
     input_node, channels, native = _image_input(graph_def, model_label(spec))
     table_size = table_size or native or 224
     graph = _import_at_size(graph_def, input_node.name, table_size)
@@ -544,7 +606,7 @@ def _layer_table(graph: tf.Graph) -> list[Layer]:
             for op, name in zip(candidates, names)]
 
 
-_GATES = {"Sigmoid", "Erf", "Tanh", "Relu6"}
+_GATES = {"Sigmoid", "Erf", "Erfc", "Tanh", "Relu6"}
 _ARITHMETIC = {"Mul", "AddV2", "Add", "RealDiv", "Identity", "Cast"}
 
 
@@ -564,8 +626,10 @@ def _is_gated_product(op, depth: int = 3) -> bool:
 
 
 def _without_trace_suffix(names: list[str]) -> list[str]:
-    """Names as the model gave them: tracing a Keras model suffixes every scope with "_1";
-    drop one trailing "_N" from every name when all have one and they stay distinct."""
+    """Names as the model gave them: without the scope an op opens for itself inside a
+    layer ("block_gelu_1/Gelu"), and, as tracing a Keras model suffixes every scope with
+    "_1", without one trailing "_N" when all names have one and they stay distinct."""
+    names = [re.sub(r"/[A-Z][A-Za-z]*$", "", name) for name in names]
     stripped = [re.sub(r"_\d+$", "", name) for name in names]
     if all(a != b for a, b in zip(names, stripped)) and len(set(stripped)) == len(stripped):
         return stripped

@@ -130,7 +130,8 @@ class SweepRunner:
         for job in jobs:
             store = JobStore(self.out_dir, job.name)
             store.remove_stale_temporaries()
-            store.write_plan(plan_record(job, self.model_record, costs[id(job)]))
+            store.write_plan(plan_record(job, self.model_record, costs[id(job)],
+                                         self.network))
             units = [unit for unit in mine if unit.job is job]
             missing = [unit for unit in units
                        if force or not store.is_done(unit.file_stem, unit.fingerprint)]
@@ -288,13 +289,13 @@ def unit_record(unit: Unit, result, rows: slice, renderer: Renderer, units: int)
     return record
 
 
-def plan_record(job: PlannedJob, model_record: dict, cost: float) -> dict:
-    """job.json: the job as planned (resolved settings, model, versions) and every unit
-    with its fingerprint and estimated cost, in the job's order."""
+def plan_record(job: PlannedJob, model_record: dict, cost: float, network) -> dict:
+    """job.json: the job as planned (resolved settings, model, versions, how each layer is
+    reached) and every unit with its fingerprint and estimated cost, in the job's order."""
     return {
         "job": {"name": job.name, "file": os.path.abspath(job.spec.file),
                 "line": job.spec.line,
-                "objective": [_term_record(term) for term in job.terms],
+                "objective": [_term_record(term, network, job) for term in job.terms],
                 **job.spec.raw},
         "model": model_record,
         "versions": {"fvcli": __version__, "tensorflow": tf.__version__,
@@ -306,9 +307,17 @@ def plan_record(job: PlannedJob, model_record: dict, cost: float) -> dict:
     }
 
 
-def _term_record(term) -> dict:
+def _term_record(term, network, job: PlannedJob) -> dict:
+    """A term as the manifest shows it, with how its layer is reached: whether it has a
+    pre-activation (else negative objectives and revival use the layer's own value), and
+    the size images are resized to when the model needs a fixed input size there."""
     record = {"kind": term.kind, "layer": term.layer, "weight": term.weight,
-              "negative": term.negative}
+              "negative": term.negative,
+              "pre_activation": network.layer(term.layer).has_pre_activation}
+    size = job.settings.transforms.output_size(job.settings.size)
+    forward = network.forward((term.layer,), (), size)
+    if forward.resizes:
+        record["resized_to"] = forward.feed_size
     if term.position:
         record["position"] = list(term.position)
     return record

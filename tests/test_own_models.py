@@ -18,7 +18,12 @@ MODELS = {
     "mobilenetv2": ("MobileNetV2", {"classes": 10, "alpha": 0.35}, "block_2_expand_relu", "tf"),
     "efficientnetb0": ("EfficientNetB0", {"classes": 10}, "block2b_expand_activation",
                        "{scale: 255}"),
+    "convnexttiny": ("ConvNeXtTiny", {"classes": 10}, "convnext_tiny_stage_1_block_1_gelu",
+                     "{scale: 255}"),
 }
+
+
+RELU_MODELS = {"vgg16", "resnet50", "mobilenetv2"}
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +77,9 @@ def test_a_middle_channel_renders_and_rises_well_above_its_start(keras_models, n
     for record_path in (tmp_path / "out" / "m" / "units").glob("*.json"):
         record = json.loads(record_path.read_text())
         assert record["objective_end"] > 2 * abs(record["objective_start"]) + 1e-3, record
+    manifest = json.loads((tmp_path / "out" / "m" / "manifest.json").read_text())
+    (term,) = manifest["job"]["objective"]
+    assert term["pre_activation"] == (name in RELU_MODELS)  # swish and GELU have none
 
 
 def test_caffe_preprocessing_feeds_vgg16_exactly_what_keras_would():
@@ -110,20 +118,26 @@ def test_a_grayscale_model_renders_grayscale_images(tmp_path):
     import imageio.v3 as iio
     import keras
 
+    keras.utils.set_random_seed(1)
     grey = keras.Input((None, None, 1))
     features = keras.layers.Conv2D(8, 3, activation="relu", name="features")(grey)
     logits = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(features))
     keras.Model(grey, logits).save(tmp_path / "grey.keras")
     jobs = tmp_path / "jobs.yaml"
     jobs.write_text(f"model: {{path: {tmp_path / 'grey.keras'}}}\n"
-                    "defaults: {size: 32, steps: 32, batch_size: 2}\n"
-                    "jobs:\n  - {name: g, objective: channel, layer: features, channels: [0, 1]}\n")
+                    "defaults: {size: 32, steps: 32, batch_size: 8}\n"
+                    "jobs:\n  - {name: g, objective: channel, layer: features, channels: all}\n")
     result = CliRunner().invoke(main, ["render", str(jobs), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
+    starts, ends = [], []
     for png in (tmp_path / "out" / "g" / "units").glob("*.png"):
         assert iio.imread(png).shape == (32, 32)  # one channel: a grey PNG
         record = json.loads(png.with_suffix(".json").read_text())
-        assert record["objective_end"] > record["objective_start"]
+        starts.append(record["objective_start"])
+        ends.append(record["objective_end"])
+    # channels whose 3x3 filter is all negative cannot fire on any image in [0, 1]; the
+    # others rise
+    assert len(ends) == 8 and np.mean(ends) > 1.2 * np.mean(starts) > 0
     assert iio.imread(tmp_path / "out" / "g" / "grid.png").shape[-1] == 3
     manifest = json.loads((tmp_path / "out" / "g" / "manifest.json").read_text())
     assert manifest["job"]["param"]["channels"] == 1
