@@ -607,7 +607,7 @@ def _layer_table(graph: tf.Graph) -> list[Layer]:
 
 
 _GATES = {"Sigmoid", "Erf", "Erfc", "Tanh", "Relu6"}
-_ARITHMETIC = {"Mul", "AddV2", "Add", "RealDiv", "Identity", "Cast"}
+_ARITHMETIC = {"Mul", "AddV2", "Add", "RealDiv", "Identity", "Cast", "Reshape", "ExpandDims"}
 
 
 def _is_gated_product(op, depth: int = 3) -> bool:

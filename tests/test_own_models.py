@@ -141,3 +141,26 @@ def test_a_grayscale_model_renders_grayscale_images(tmp_path):
     assert iio.imread(tmp_path / "out" / "g" / "grid.png").shape[-1] == 3
     manifest = json.loads((tmp_path / "out" / "g" / "manifest.json").read_text())
     assert manifest["job"]["param"]["channels"] == 1
+
+
+def test_exported_graphs_show_each_modern_activation_by_its_layer_name(tmp_path):
+    import keras
+
+    keras.utils.set_random_seed(2)
+    image = keras.Input((SIZE, SIZE, 3))
+    features = keras.layers.Conv2D(8, 3, padding="same", name="conv")(image)
+    activations = [keras.layers.Activation(kind, name=name)(features) for kind, name in (
+        ("relu", "relu_act"), ("swish", "swish_act"), ("gelu", "gelu_act"),
+        ("hard_swish", "hard_swish_act"))]
+    pooled = keras.layers.GlobalAveragePooling2D()(features)
+    gate = keras.layers.Dense(8, activation="sigmoid")(pooled)
+    gated = keras.layers.Multiply(name="sigmoid_gate")(
+        [features, keras.layers.Reshape((1, 1, 8))(gate)])
+    merged = keras.layers.Concatenate()(activations + [gated])
+    logits = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(merged))
+    keras.Model(image, logits).export(tmp_path / "exported", verbose=False)
+    result = CliRunner().invoke(main, ["layers", "--model", str(tmp_path / "exported"),
+                                       "--size", str(SIZE)])
+    assert result.exit_code == 0, result.output
+    names = {line.split()[0] for line in result.output.splitlines()[2:]}
+    assert {"relu_act", "swish_act", "gelu_act", "hard_swish_act", "sigmoid_gate"} <= names
