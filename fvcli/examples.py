@@ -108,7 +108,7 @@ class UnitScorer:
             for column, unit in enumerate(job.units):
                 picks[unit.indices[0], column] = 1.0
             self._project = tf.constant(picks)
-        self.position = term.position if term.kind == "neuron" else None
+        self.neuron, self.position = term.kind == "neuron", term.position
         self.softmax = term.kind == "probability"
         self.size = size
         self._maps = tf.function(self._unit_maps, input_signature=[
@@ -129,11 +129,11 @@ class UnitScorer:
             centre = np.full(maps.shape + (2,), 0.5, np.float32)
             return maps.astype(np.float64), centre, centre
         batch, height, width, units = maps.shape
-        if self.position is not None:
-            y, x = self.position
+        if self.neuron:  # one position: the job's, or the centre (as when rendering)
+            y, x = self.position or (height // 2, width // 2)
+            scores = maps[:, min(y, height - 1), min(x, width - 1)]
         else:
-            y, x = None, None
-        scores = (maps[:, y, x] if y is not None else maps.mean(axis=(1, 2)))
+            scores = maps.mean(axis=(1, 2))
         flat = maps.reshape(batch, height * width, units)
         return (scores.astype(np.float64), _positions(flat.argmax(1), height, width),
                 _positions(flat.argmin(1), height, width))
