@@ -66,6 +66,11 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _cannot_write(error: OSError, default_path: str) -> None:
+    """One line for a failed write (disk full, no permission) naming the path; exit 1."""
+    _fail(f"cannot write {error.filename or default_path}: {error.strerror}", EXIT_FAILURE)
+
+
 def _load_network(model, table_size=None, where: str = "--model"):
     """The network, or one line naming ``where`` the model was given and exit."""
     _quiet_tensorflow()
@@ -221,7 +226,7 @@ def _render_checked(checked, device, out, shard, force, quiet, stop) -> None:
                 stopped = True
                 break
     except OSError as error:
-        _fail(f"cannot write {error.filename or out}: {error.strerror}", EXIT_FAILURE)
+        _cannot_write(error, out)
     except OutOfMemory as error:
         _fail(str(error), EXIT_FAILURE)
     except Exception as error:  # one line for the user, not a traceback
@@ -426,7 +431,7 @@ def examples(job_file, images, top, crop, out, model, batch_size):
             click.echo(f"{path} ({len(run.paths)} images scored, {len(run.skipped)} skipped)")
         _show_in_index(out)
     except OSError as error:
-        _fail(f"cannot write {error.filename or out}: {error.strerror}", EXIT_FAILURE)
+        _cannot_write(error, out)
 
 
 def _show_in_index(out: str) -> None:
@@ -459,7 +464,7 @@ def collect_command(out_dir):
     try:
         views = collect(out_dir)
     except OSError as error:
-        _fail(f"cannot write {error.filename or out_dir}: {error.strerror}", EXIT_FAILURE)
+        _cannot_write(error, out_dir)
     for view in views:
         if view.done:
             click.echo(os.path.join(out_dir, view.name, "grid.png"))

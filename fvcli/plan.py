@@ -16,6 +16,7 @@ The network is used through its layer table only; this module does not import Te
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -41,6 +42,11 @@ class PlannedJob:
     precision: str = ""   # as it will run (auto resolved on the device); "" until known
     vector_sizes: tuple[int, ...] = ()  # per term: channels of its direction, else 1
     group_terms: tuple[GroupTerm, ...] = ()  # layers resolved to the model's names
+
+    @property
+    def seen_size(self) -> int:
+        """The side of the images the network is fed, after the transforms."""
+        return self.settings.transforms.output_size(self.settings.size)
 
     @property
     def images_per_unit(self) -> int:
@@ -98,7 +104,9 @@ class PlannedJob:
         return " ".join([text] + [term.describe() for term in self.group_terms])
 
 
+@functools.lru_cache(maxsize=None)
 def _file_digest(path: str) -> str:
+    """sha256 of a file the fingerprint of every unit of a job includes, read once."""
     with open(path, "rb") as handle:
         return hashlib.sha256(handle.read()).hexdigest()[:16]
 

@@ -71,14 +71,14 @@ class Renderer:
         self._evaluate_forward = network.forward(
             *objective.layers(network, revive=False, groups=False), settings.size)
         batch_params = tf.TensorSpec([batch_size, *self.param.shape()], tf.float32)
-        targets = self._target_signature(objective.vector_sizes(network))
+        self._vector_sizes = objective.vector_sizes(network)
+        targets = self._target_signature(self._vector_sizes)
         self._run_step = tf.function(
             self._step, jit_compile=settings.xla or None,
             input_signature=[batch_params, batch_params, batch_params,
                              tf.TensorSpec([batch_size], tf.int32), targets,
                              tf.TensorSpec([], tf.int32)])
         self._evaluate = tf.function(self._score, input_signature=[batch_params, targets])
-        self._vector_sizes = objective.vector_sizes(network)
         self.traces = 0
 
     def _target_signature(self, vector_sizes) -> dict:

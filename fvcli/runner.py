@@ -53,9 +53,8 @@ def batch_size_of(job: PlannedJob, network, device: Device) -> tuple[int, str | 
     saying how it was chosen."""
     if job.spec.batch_size != "auto":
         return job.spec.batch_size, None
-    seen_size = job.settings.transforms.output_size(job.settings.size)
-    layers = [term.layer for term in job.terms]
-    per_image = network.activation_bytes(layers, seen_size)
+    seen_size = job.seen_size
+    per_image = network.activation_bytes([term.layer for term in job.terms], seen_size)
     available = available_memory(device)
     chosen = auto_batch_size(per_image, available, device.kind)
     note = (f"batch_size auto -> {chosen} (about {per_image / 2**20:.0f} MiB of "
@@ -67,8 +66,7 @@ def batch_size_of(job: PlannedJob, network, device: Device) -> tuple[int, str | 
 def image_memory(job: PlannedJob, network) -> int:
     """Estimated bytes one image of ``job`` holds while rendering: its activations at the
     size the network sees, times the factor measured for gradients and workspace."""
-    seen_size = job.settings.transforms.output_size(job.settings.size)
-    return (network.activation_bytes([term.layer for term in job.terms], seen_size)
+    return (network.activation_bytes([term.layer for term in job.terms], job.seen_size)
             * MEMORY_PER_ACTIVATION_BYTE)
 
 
@@ -89,8 +87,7 @@ def memory_problem(job: PlannedJob, network, device: Device) -> str | None:
 def unit_cost(job: PlannedJob, network) -> float:
     """Estimated cost of one unit of ``job``: FLOPs of a forward pass to its deepest layer
     at the size the network sees, times its steps."""
-    seen_size = job.settings.transforms.output_size(job.settings.size)
-    flops = max(network.forward_flops(term.layer, seen_size) for term in job.terms)
+    flops = max(network.forward_flops(term.layer, job.seen_size) for term in job.terms)
     return float(flops) * job.settings.steps
 
 
@@ -314,8 +311,7 @@ def _term_record(term, network, job: PlannedJob) -> dict:
     record = {"kind": term.kind, "layer": term.layer, "weight": term.weight,
               "negative": term.negative,
               "pre_activation": network.layer(term.layer).has_pre_activation}
-    size = job.settings.transforms.output_size(job.settings.size)
-    forward = network.forward((term.layer,), (), size)
+    forward = network.forward((term.layer,), (), job.seen_size)
     if forward.resizes:
         record["resized_to"] = forward.feed_size
     if term.position:
