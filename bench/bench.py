@@ -216,7 +216,7 @@ def op_profile(network, precision: str, batch: int, steps: int) -> dict:
                 if name not in ("ExecutorState::Process", "ParallelFor"):  # op containers
                     totals[name.split(":")[-1]] += event.duration_ps
     total = sum(totals.values()) or 1
-    shares = {name: round(100 * ps / total, 1) for name, ps in totals.most_common(12)}
+    shares = {name: round(100 * ps / total, 1) for name, ps in totals.most_common(20)}
     conv = sum(ps for name, ps in totals.items() if "Conv" in name)
     return {"measure": "op time shares %", "precision": precision, "batch": batch,
             "convolutions": round(100 * conv / total, 1), "top": shares}

@@ -29,6 +29,11 @@ from .config import (CLASS_KINDS, DIRECTION_KINDS, GroupTerm, JobFile, JobSpec, 
                      WrittenTerm, describe_terms)
 from .targets import ImageTarget
 
+# Part of every unit's fingerprint. Raised when a change to how images are made changes
+# them (2: the network sees a window of the render size), so that resuming a sweep
+# re-renders units from an earlier renderer instead of mixing the two in one grid.
+RENDERER_REVISION = 2
+
 
 @dataclass
 class PlannedJob:
@@ -42,11 +47,6 @@ class PlannedJob:
     precision: str = ""   # as it will run (auto resolved on the device); "" until known
     vector_sizes: tuple[int, ...] = ()  # per term: channels of its direction, else 1
     group_terms: tuple[GroupTerm, ...] = ()  # layers resolved to the model's names
-
-    @property
-    def seen_size(self) -> int:
-        """The side of the images the network is fed, after the transforms."""
-        return self.settings.transforms.output_size(self.settings.size)
 
     @property
     def images_per_unit(self) -> int:
@@ -77,7 +77,7 @@ class PlannedJob:
         """Every setting that changes a unit's image, and none that does not (batch size,
         device, output folder, the job's name or place in the file)."""
         settings = self.spec.settings
-        return {"model": self.model_fingerprint,
+        return {"renderer": RENDERER_REVISION, "model": self.model_fingerprint,
                 "objective": [vars(term) for term in self.terms],
                 "size": settings.size, "steps": settings.steps,
                 "learning_rate": settings.learning_rate,

@@ -66,8 +66,7 @@ class Renderer:
         self.param = Parameterization.of(settings.param)
         self.transforms = Transforms.of(settings.transforms)
         layers, pre_layers = objective.layers(network, revive=settings.revive)
-        seen_size = self.transforms.output_size(settings.size)
-        self._forward = network.forward(layers, pre_layers, seen_size)
+        self._forward = network.forward(layers, pre_layers, settings.size)
         self._evaluate_forward = network.forward(
             *objective.layers(network, revive=False, groups=False), settings.size)
         batch_params = tf.TensorSpec([batch_size, *self.param.shape()], tf.float32)

@@ -53,12 +53,12 @@ def batch_size_of(job: PlannedJob, network, device: Device) -> tuple[int, str | 
     saying how it was chosen."""
     if job.spec.batch_size != "auto":
         return job.spec.batch_size, None
-    seen_size = job.seen_size
-    per_image = network.activation_bytes([term.layer for term in job.terms], seen_size)
+    size = job.settings.size
+    per_image = network.activation_bytes([term.layer for term in job.terms], size)
     available = available_memory(device)
     chosen = auto_batch_size(per_image, available, device.kind)
     note = (f"batch_size auto -> {chosen} (about {per_image / 2**20:.0f} MiB of "
-            f"activations per image at {seen_size}px; {available / 2**30:.1f} GiB free on "
+            f"activations per image at {size}px; {available / 2**30:.1f} GiB free on "
             f"{device.name.strip('/')})")
     return chosen, note
 
@@ -66,7 +66,7 @@ def batch_size_of(job: PlannedJob, network, device: Device) -> tuple[int, str | 
 def image_memory(job: PlannedJob, network) -> int:
     """Estimated bytes one image of ``job`` holds while rendering: its activations at the
     size the network sees, times the factor measured for gradients and workspace."""
-    return (network.activation_bytes([term.layer for term in job.terms], job.seen_size)
+    return (network.activation_bytes([term.layer for term in job.terms], job.settings.size)
             * MEMORY_PER_ACTIVATION_BYTE)
 
 
@@ -87,7 +87,7 @@ def memory_problem(job: PlannedJob, network, device: Device) -> str | None:
 def unit_cost(job: PlannedJob, network) -> float:
     """Estimated cost of one unit of ``job``: FLOPs of a forward pass to its deepest layer
     at the size the network sees, times its steps."""
-    flops = max(network.forward_flops(term.layer, job.seen_size) for term in job.terms)
+    flops = max(network.forward_flops(term.layer, job.settings.size) for term in job.terms)
     return float(flops) * job.settings.steps
 
 
@@ -299,6 +299,9 @@ def plan_record(job: PlannedJob, model_record: dict, cost: float, network) -> di
                      "numpy": np.__version__, "python": platform.python_version()},
         "seed": job.spec.seed,
         "precision": job.precision or job.settings.precision,
+        # each step's transforms map an image onto a window of this side, which the
+        # network is fed (terms with resized_to are resized to the model's size after)
+        "network_input_size": job.settings.size,
         "units": [{"stem": unit.file_stem, "fingerprint": unit.fingerprint, "cost": cost,
                    **unit.record()} for unit in job.units],
     }
@@ -311,7 +314,7 @@ def _term_record(term, network, job: PlannedJob) -> dict:
     record = {"kind": term.kind, "layer": term.layer, "weight": term.weight,
               "negative": term.negative,
               "pre_activation": network.layer(term.layer).has_pre_activation}
-    forward = network.forward((term.layer,), (), job.seen_size)
+    forward = network.forward((term.layer,), (), job.settings.size)
     if forward.resizes:
         record["resized_to"] = forward.feed_size
     if term.position:

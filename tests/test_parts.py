@@ -33,12 +33,33 @@ def test_random_draws_look_uniform():
 
 @settings(max_examples=10, deadline=None)
 @given(st.integers(1, 8))
-def test_padding_alone_places_the_image_in_the_middle_of_grey(pad):
+def test_padding_alone_leaves_the_network_the_whole_image(pad):
     images = tf.random.uniform([2, 12, 12, 3], seed=3)
     out = Transforms(pad=pad).apply(images, tf.constant([1, 2], tf.int64), tf.constant(0))
-    assert out.shape == (2, 12 + 2 * pad, 12 + 2 * pad, 3)
-    np.testing.assert_allclose(out[:, pad:-pad, pad:-pad], images, atol=1e-5)
-    np.testing.assert_allclose(out[:, :pad], 0.5)
+    np.testing.assert_allclose(out, images, atol=1e-5)
+
+
+def _shifted(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``image`` moved down by dy and right by dx, grey where nothing moved in."""
+    size = image.shape[0]
+    out = np.full_like(image, 0.5)
+    out[max(dy, 0):size + min(dy, 0), max(dx, 0):size + min(dx, 0)] = \
+        image[max(-dy, 0):size - max(dy, 0), max(-dx, 0):size - max(dx, 0)]
+    return out
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.integers(0, 2**31 - 1), min_size=4, max_size=4, unique=True),
+       st.integers(0, 1000))
+def test_jitter_moves_each_image_within_a_window_of_its_size(seeds, step):
+    images = tf.random.uniform([4, 16, 16, 3], seed=5)
+    out = Transforms(pad=4, jitters=(6,)).apply(images, tf.constant(seeds, tf.int64),
+                                                 tf.constant(step)).numpy()
+    assert out.shape == images.shape
+    for image, seen in zip(images.numpy(), out):
+        matches = [(dy, dx) for dy in range(-3, 4) for dx in range(-3, 4)
+                   if np.allclose(seen, _shifted(image, dy, dx), atol=1e-5)]
+        assert len(matches) == 1
 
 
 def test_standard_transforms_differ_per_image_and_per_step():
@@ -46,7 +67,7 @@ def test_standard_transforms_differ_per_image_and_per_step():
     standard = Transforms.standard()
     first = standard.apply(image, tf.constant([5, 6], tf.int64), tf.constant(0)).numpy()
     again = standard.apply(image, tf.constant([5, 6], tf.int64), tf.constant(1)).numpy()
-    assert first.shape == (2, 32 + 24 - 12, 32 + 24 - 12, 3)
+    assert first.shape == (2, 32, 32, 3)
     assert not np.allclose(first[0], first[1])
     assert not np.allclose(first[0], again[0])
 

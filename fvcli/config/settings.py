@@ -24,7 +24,9 @@ class ParamSpec:
 
 @dataclass(frozen=True)
 class TransformSpec:
-    """What each step does to the images before the network sees them."""
+    """What each step does to the images before the network sees them. The transforms
+    compose into one map per image onto a window of the render size: the network is fed
+    images of the size it renders, whatever the padding and jitter."""
 
     pad: int = 0
     jitters: tuple[int, ...] = ()
@@ -41,10 +43,6 @@ class TransformSpec:
     def is_identity(self) -> bool:
         return (self.pad == 0 and not any(self.jitters) and set(self.scales) == {1.0}
                 and self.rotate_degrees == 0)
-
-    def output_size(self, size: int) -> int:
-        """Side of the transformed image: padded, then cropped by each jitter."""
-        return size + 2 * self.pad - sum(self.jitters)
 
     def describe(self) -> list:
         parts = [{"pad": self.pad}] if self.pad else []
