@@ -19,9 +19,9 @@ from typing import Callable
 
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-from tensorflow.python.ops import gen_nn_ops
 
 from .config import LOGITS
+from .graph_gradients import GRADIENT_OVERRIDES
 from .keras_models import keras_layer_function
 from .preprocess import NAMED as NAMED_PREPROCESS
 from .preprocess import Preprocess, from_input_range
@@ -248,8 +248,8 @@ def _prune(graph_def, input_name: str, fetches: list[str]) -> Callable:
     """Import ``graph_def`` with a size-free input and prune it to ``fetches``."""
     relaxed = _relax_input(graph_def, input_name)
     for node in relaxed.node:
-        if node.op == "MaxPool":
-            node.attr["_gradient_op_type"].s = MAX_POOL_GRADIENT.encode()
+        if node.op in GRADIENT_OVERRIDES:
+            node.attr["_gradient_op_type"].s = GRADIENT_OVERRIDES[node.op].encode()
         elif ("_gradient_op_type" in node.attr
               and node.attr["_gradient_op_type"].s.startswith(b"CustomGradient")):
             # A tf.custom_gradient (Keras' swish and GELU) names a Python closure over
@@ -264,27 +264,6 @@ def _prune(graph_def, input_name: str, fetches: list[str]) -> Callable:
     graph = wrapped.graph
     return wrapped.prune(graph.get_tensor_by_name(input_name + ":0"),
                          [graph.get_tensor_by_name(name) for name in fetches])
-
-
-MAX_POOL_GRADIENT = "FvcliMaxPool"
-
-
-@tf.RegisterGradient(MAX_POOL_GRADIENT)
-def _max_pool_gradient(op, gradient):
-    """MaxPool's gradient, with the pooled output recomputed beside it.
-
-    oneDNN's fast MaxPoolGrad is used only when the op's pooled input comes straight from
-    a oneDNN MaxPool. Through the pruned function's boundary the forward output arrives
-    via Identity nodes, which grappler removes only in some runs: in the others TF falls
-    back to its own MaxPoolGrad, 20x slower, and a step takes twice as long (seen in 1 of
-    3 processes). The recomputed pool is marked so that grappler does not merge it back
-    into the forward one; it costs one extra pooling, a few per cent of a step."""
-    images = op.inputs[0]
-    attributes = {name: op.get_attr(name) for name in ("ksize", "strides", "padding",
-                                                       "data_format")}
-    pooled = gen_nn_ops.max_pool(images, **attributes)
-    pooled.op._set_attr("_fvcli_recomputed", tf.compat.v1.AttrValue(b=True))
-    return gen_nn_ops.max_pool_grad(images, pooled, gradient, **attributes)
 
 
 def _sub_graph(graph_def, output_names: list[str]):
