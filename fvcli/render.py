@@ -164,7 +164,7 @@ class Renderer:
 
     def _scores(self, params, targets, step):
         images = self.param.to_image(params)
-        seen = self.transforms.apply(images, targets["seeds"], step, xla=self.settings.xla)
+        seen = self.transforms.apply(images, targets["seeds"], step)
         scores = self.objective.training_score(self._forward(seen), targets)
         return scores - regularizers.penalty(images, dict(self.settings.regularizers))
 
@@ -180,12 +180,15 @@ class Renderer:
         finite = tf.math.is_finite(scores) & tf.reduce_all(tf.math.is_finite(gradient),
                                                             axis=per_image)
         failed_at = tf.where((failed_at < 0) & ~finite, step, failed_at)
-        healthy = tf.reshape(failed_at < 0, [-1] + [1] * len(per_image))
-        gradient = tf.where(healthy, gradient, 0.0)
+        # Its gradient is zeroed (multiply_no_nan: NaN times 0 is 0) and its step size is
+        # 0. Multiplies, not a select: a select broadcast over images is several times
+        # slower than the whole Adam update.
+        healthy = tf.reshape(tf.cast(failed_at < 0, tf.float32), [-1] + [1] * len(per_image))
+        gradient = tf.math.multiply_no_nan(gradient, healthy)
         t = tf.cast(step + 1, tf.float32)
         first_moment = ADAM_BETA1 * first_moment + (1 - ADAM_BETA1) * gradient
         second_moment = ADAM_BETA2 * second_moment + (1 - ADAM_BETA2) * tf.square(gradient)
         rate = self.settings.learning_rate
-        step_size = rate * tf.sqrt(1 - ADAM_BETA2 ** t) / (1 - ADAM_BETA1 ** t)
+        step_size = rate * tf.sqrt(1 - ADAM_BETA2 ** t) / (1 - ADAM_BETA1 ** t) * healthy
         updated = params - step_size * first_moment / (tf.sqrt(second_moment) + ADAM_EPSILON)
-        return tf.where(healthy, updated, params), first_moment, second_moment, failed_at
+        return updated, first_moment, second_moment, failed_at

@@ -11,7 +11,7 @@ from fvcli.param import Parameterization
 from fvcli.config import parse_indices
 from fvcli.plan import (LARGEST_AUTO_BATCH, MEMORY_PER_ACTIVATION_BYTE, MEMORY_SHARE,
                          auto_batch_size, balanced_batch_size)
-from fvcli.transforms import Transforms, hash_uniform
+from fvcli.transforms import Transforms, hash_uniform, resample
 
 
 @settings(max_examples=25, deadline=None)
@@ -128,10 +128,21 @@ def test_fourier_images_start_grey_and_stay_in_range():
 
 @settings(max_examples=10, deadline=None)
 @given(st.lists(st.integers(0, 2**31 - 1), min_size=1, max_size=3), st.integers(0, 500))
-def test_the_xla_resampler_matches_the_resampling_op(seeds, step):
+def test_the_resampler_and_its_gradient_match_tensorflows_resampling_op(seeds, step):
     images = tf.random.stateless_uniform([len(seeds), 24, 24, 3], seed=[step, 1])
-    seeds, step = tf.constant(seeds, tf.int64), tf.constant(step)
-    transforms = Transforms.standard()
-    expected = transforms.apply(images, seeds, step)
-    resampled = transforms.apply(images, seeds, step, xla=True)
-    np.testing.assert_allclose(resampled.numpy(), expected.numpy(), atol=1e-4)
+    upstream = tf.random.stateless_normal(images.shape, seed=[step, 2])
+    draws = hash_uniform(tf.constant(seeds, tf.int64), tf.constant(step), 7)
+    matrices = Transforms.standard()._matrices(draws, 24)
+
+    def transformed_and_gradient(transform):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            seen = transform(images)
+        return seen.numpy(), tape.gradient(seen, images, output_gradients=upstream).numpy()
+
+    ours = transformed_and_gradient(lambda images: resample(images, matrices))
+    theirs = transformed_and_gradient(lambda images: tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=matrices, output_shape=[24, 24], fill_value=0.5,
+        interpolation="BILINEAR", fill_mode="CONSTANT"))
+    for mine, expected in zip(ours, theirs):
+        np.testing.assert_allclose(mine, expected, atol=1e-4)
