@@ -26,6 +26,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import tensorflow as tf  # noqa: E402
 
+tf.get_logger().setLevel("ERROR")  # each case builds its own renderer: no retracing warnings
+
 from fvcli.hardware import (native_precision, precision_scope, resolve_device,  # noqa: E402
                             resolve_precision)
 from fvcli.models import load_network  # noqa: E402
@@ -36,9 +38,16 @@ from fvcli.runner import RendererCache, SweepRunner  # noqa: E402
 from fvcli.slim_inception import install_in_hub_cache  # noqa: E402
 from fvcli.config import load_job_file  # noqa: E402
 from fvcli.plan import plan_job_file  # noqa: E402
+from fvcli.speed import format_duration, job_flops  # noqa: E402
 from fvcli.transforms import Transforms  # noqa: E402
 
 LAYER, SIZE = "Mixed_4b", 128
+MIXED_LAYERS = ("Mixed_3b", "Mixed_3c", "Mixed_4b", "Mixed_4c", "Mixed_4d", "Mixed_4e",
+                "Mixed_4f", "Mixed_5b", "Mixed_5c")
+DEFAULT_BATCH = 16  # a job's batch_size when it gives none
+UNIT_STEPS = 512    # a job's steps when it gives none
+ALL_MIXED = os.path.join(os.path.dirname(__file__), "..", "configs", "inception_v1",
+                         "all-mixed.yaml")
 PRECISIONS = ("fp32", "bf16")
 DEFAULT, PIXEL = "default (fft, decorrelate, standard transforms)", "pixel, no transforms"
 FLOOR = "plain TF floor (pixel)"
@@ -222,6 +231,39 @@ def op_profile(network, precision: str, batch: int, steps: int) -> dict:
             "convolutions": round(100 * conv / total, 1), "top": shares}
 
 
+def per_layer(network, precision: str, steps: int) -> list[dict]:
+    """The default pipeline at the default batch on every Mixed layer and the logits: what a
+    unit of each costs, the prices of a sweep."""
+    rows = []
+    for layer in MIXED_LAYERS + ("logits",):
+        case = RenderCase(network, DEFAULT, precision, DEFAULT_BATCH, steps, layer=layer)
+        case.run()
+        rate = case.result()["image_steps_per_s"]
+        rows.append({"measure": "per layer", "layer": layer, "precision": precision,
+                     "batch": DEFAULT_BATCH, "size": SIZE, "steps": steps,
+                     "gflop_per_image_step": round(2 * network.forward_flops(layer, SIZE) / 1e9,
+                                                   3),
+                     "image_steps_per_s": rate,
+                     "seconds_per_unit": round(UNIT_STEPS / rate, 2)})
+    return rows
+
+
+def all_mixed_estimate(network, layer_rows: list[dict]) -> dict:
+    """How long configs/inception_v1/all-mixed.yaml takes on this machine in one process:
+    each job's images x steps at its layer's measured rate; and, for comparison, what
+    `fvcli validate` estimates from FLOPs at Mixed_4b's speed alone."""
+    rates = {row["layer"]: row["image_steps_per_s"] for row in layer_rows}
+    mixed_4b = next(row for row in layer_rows if row["layer"] == LAYER)
+    gflop_per_s = mixed_4b["image_steps_per_s"] * mixed_4b["gflop_per_image_step"]
+    jobs = plan_job_file(load_job_file(ALL_MIXED), network)
+    by_layer = sum(len(job.units) * job.settings.steps / rates[job.terms[0].layer]
+                   for job in jobs)
+    by_flops = sum(job_flops(job, network) for job in jobs) / (gflop_per_s * 1e9)
+    return {"measure": "all-mixed estimate", "precision": layer_rows[0]["precision"],
+            "units": sum(len(job.units) for job in jobs), "hours_from_layer_rates":
+                round(by_layer / 3600, 2), "hours_from_flops_at_mixed_4b": round(by_flops / 3600, 2)}
+
+
 def sweep(network, out: str, channels: int, steps: int) -> dict:
     """A real job through the CLI's path: `channels` channels of Mixed_4b, default batch,
     auto precision, PNGs and manifest written."""
@@ -298,17 +340,16 @@ def main():
             emit(conv_reference(precision))
             if not quick:
                 emit(op_profile(network, precision, 8, 16))
-        seen = Transforms.standard().output_size(SIZE)
-        emit({"measure": "flops", "layer": LAYER, "fed_size": seen,
-              "forward_gflop_per_image": round(network.forward_flops(LAYER, seen) / 1e9,
-                                               3),
-              "pixel_forward_gflop_per_image":
-                  round(network.forward_flops(LAYER, SIZE) / 1e9, 3),
+        emit({"measure": "flops", "layer": LAYER, "fed_size": SIZE,
+              "forward_gflop_per_image": round(network.forward_flops(LAYER, SIZE) / 1e9, 3),
               "logits_forward_gflop_per_image":
-                  round(network.forward_flops("logits", seen) / 1e9, 3),
-              "activation_mib_per_image": round(network.activation_bytes([LAYER], seen) / 2**20,
+                  round(network.forward_flops("logits", SIZE) / 1e9, 3),
+              "activation_mib_per_image": round(network.activation_bytes([LAYER], SIZE) / 2**20,
                                                 1)})
         emit(traces_over_three_batches(network))
+        auto = native_precision(cpu) if native_precision(cpu) in PRECISIONS else "fp32"
+        layer_rows = [emit(row) for row in per_layer(network, auto, 8 if quick else 32)]
+        emit(all_mixed_estimate(network, layer_rows))
         with tempfile.TemporaryDirectory() as out:
             emit(sweep(network, out, 16 if quick else 64, 32 if quick else 512))
     print_tables(rows, time.perf_counter() - started)
@@ -334,9 +375,8 @@ def print_tables(rows: list[dict], seconds: float | None) -> None:
     flops = next(r for r in rows if r["measure"] == "flops")
     references = {r["precision"]: r["gflops_per_s"] for r in rows
                   if r["measure"] == "conv2d reference"}
-    step_gflop = {DEFAULT: 2 * flops["forward_gflop_per_image"],
-                  PIXEL: 2 * flops["pixel_forward_gflop_per_image"],
-                  FLOOR: 2 * flops["pixel_forward_gflop_per_image"]}
+    step_gflop = {pipeline: 2 * flops["forward_gflop_per_image"]
+                  for pipeline in (DEFAULT, PIXEL, FLOOR)}
     throughput = [r for r in rows if r["measure"] == "throughput"]
     print("image-steps/s (best run), 128 px, 64 steps (--quick: 16; full network: 16); "
           "warm-up, traces and peak RSS of the fp32 run")
@@ -356,9 +396,8 @@ def print_tables(rows: list[dict], seconds: float | None) -> None:
               f"{str(fp32.get('peak_rss_mib') or '-'):>12}")
     print(f"\nconv2d reference: fp32 {references['fp32']} GFLOP/s, bf16 {references['bf16']} "
           f"GFLOP/s (ratio {references['bf16'] / references['fp32']:.2f})")
-    print(f"one image-step at Mixed_4b: {step_gflop[DEFAULT]:.2f} GFLOP with standard "
-          f"transforms (network fed {flops['fed_size']} px), {step_gflop[PIXEL]:.2f} GFLOP "
-          f"at 128 px (forward + gradient to the image)")
+    print(f"one image-step at Mixed_4b: {step_gflop[DEFAULT]:.2f} GFLOP (forward and gradient "
+          f"to the image; the network is fed {flops['fed_size']} px)")
 
     def rate(pipeline, precision, batch, layer=LAYER):
         return next((r["image_steps_per_s"] for r in throughput
@@ -372,7 +411,8 @@ def print_tables(rows: list[dict], seconds: float | None) -> None:
     print("\ntargets (ratios within this run)")
     print(f"  default pipeline, batch 8, precision auto ({auto}): "
           f"{rate(DEFAULT, auto, 8)} img-steps/s = "
-          f"{rate(DEFAULT, auto, 8) / 72.5:.2f}x Xplique's 72.5 (target 2x)")
+          f"{100 * rate(DEFAULT, auto, 8) / rate(FLOOR, auto, 8):.0f}% of the plain-TF floor "
+          f"(target 85%)")
     for precision in PRECISIONS:
         batched = max(r["image_steps_per_s"] for r in throughput if r["pipeline"] == DEFAULT
                       and r["precision"] == precision and r["layer"] == LAYER)
@@ -397,6 +437,22 @@ def print_tables(rows: list[dict], seconds: float | None) -> None:
                   f"steps, batch {row['batch']}, {row['precision']}: {row['wall_s']} s "
                   f"({row['image_steps_per_s']} img-steps/s), {row['traces']} trace(s) over "
                   f"{row['batches']} batches, peak RSS {row['peak_rss_mib']} MiB")
+    layer_rows = [r for r in rows if r["measure"] == "per layer"]
+    if layer_rows:
+        print(f"\nper layer: default pipeline, {SIZE} px, batch {layer_rows[0]['batch']}, "
+              f"{layer_rows[0]['precision']}")
+        print(f"{'layer':<9} {'GFLOP/image-step':>17} {'image-steps/s':>14} "
+              f"{'s/unit at 512 steps':>20}")
+        for row in layer_rows:
+            print(f"{row['layer']:<9} {row['gflop_per_image_step']:>17} "
+                  f"{row['image_steps_per_s']:>14} {row['seconds_per_unit']:>20}")
+    for row in rows:
+        if row["measure"] == "all-mixed estimate":
+            print(f"configs/inception_v1/all-mixed.yaml ({row['units']} units x 512 steps) on "
+                  f"this machine, one process, {row['precision']}: about "
+                  f"{format_duration(row['hours_from_layer_rates'] * 3600)} from the per-layer "
+                  f"rates; fvcli validate's estimate from FLOPs at Mixed_4b's speed: about "
+                  f"{format_duration(row['hours_from_flops_at_mixed_4b'] * 3600)}")
 
 
 if __name__ == "__main__":

@@ -314,19 +314,68 @@ def _check_hardware(device_name, checked):
 @main.command()
 @click.argument("job_files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--model", help=MODEL_HELP)
-def validate(job_files, model):
+@click.option("--estimate/--no-estimate", default=True, show_default=True,
+              help="Say how long rendering would take on this machine (one process, default "
+                   "device), from the work the plan holds and the speed earlier renders "
+                   "recorded; where none is recorded, a few steps are timed first. Tracing "
+                   "adds a few seconds per job shape.")
+def validate(job_files, model, estimate):
     """Check JOB_FILES against the model without rendering anything.
 
-    Prints one line per job (name, objective, number of images) and exits 0, or prints
-    every problem it finds, one per line as FILE:LINE: KEY: what is wrong, and exits 2.
+    Prints one line per job (name, objective, number of images, and with --estimate the
+    time it would take) and exits 0, or prints every problem it finds, one per line as
+    FILE:LINE: KEY: what is wrong, and exits 2.
     """
-    for job_file, jobs, _network, _model in _load_checked(job_files, model, {},
-                                                           all_errors=True):
+    from .speed import format_duration, job_flops
+
+    checked = _load_checked(job_files, model, {}, all_errors=True)
+    speeds = _speeds(checked) if estimate else {}
+    total = 0.0
+    for job_file, jobs, network, _model in checked:
         for job in jobs:
             first = job.describe(job.units[0].indices)
-            click.echo(f"{job_file.path}: {job.name}: {len(job.units)} image(s), "
-                       f"{job.settings.steps} steps at {job.settings.size}px, first: {first}")
+            line = (f"{job_file.path}: {job.name}: {len(job.units)} image(s), "
+                    f"{job.settings.steps} steps at {job.settings.size}px, first: {first}")
+            if id(job) in speeds:
+                seconds = job_flops(job, network) / (speeds[id(job)]["gflop_per_s"] * 1e9)
+                total += seconds
+                line += f"; about {format_duration(seconds)}"
+            click.echo(line)
+    if speeds:
+        used = {speed["label"]: None for speed in speeds.values()}
+        click.echo(f"estimated time on this machine: about {format_duration(total)} "
+                   f"({'; '.join(used)})")
     click.echo("ok")
+
+
+def _speeds(checked) -> dict:
+    """Per job (by id), the speed its time is estimated at: recorded by an earlier render on
+    this machine with the same model, device and precision, else measured now."""
+    from .hardware import HardwareError, resolve_device, resolve_precision
+    from .speed import measure_speed, record_speed, recorded_speed, speed_key
+
+    device = resolve_device("auto")
+    speeds, by_key = {}, {}
+    for _job_file, jobs, network, _model in checked:
+        for job in jobs:
+            try:
+                precision = resolve_precision(job.settings.precision, device)
+            except HardwareError:
+                continue
+            key = speed_key(getattr(network, "fingerprint", ""), device.name, precision)
+            speed = by_key.get(key) or recorded_speed(key)
+            if speed is None:
+                click.echo(f"{job.name}: no speed recorded for this model in {precision} on "
+                           f"this machine; timing a few steps", err=True)
+                measured = measure_speed(job, network, device)
+                record_speed(key, measured, "fvcli validate")
+                speed = {"gflop_per_s": round(measured, 1), "how": "fvcli validate",
+                         "when": "just now"}
+            label = (f"{speed['gflop_per_s']:g} GFLOP/s in {precision} on "
+                     f"{device.name.strip('/')}, measured by {speed['how']} {speed['when']}")
+            by_key[key] = speed
+            speeds[id(job)] = {**speed, "label": label}
+    return speeds
 
 
 @main.command()

@@ -47,6 +47,10 @@ class BatchResult:
     objective_end: np.ndarray    # [batch]
     seconds: float
     failed_step: np.ndarray | None = None  # [batch]: step its numbers went NaN/Inf, or -1
+    # steps after the first (which traces on a renderer's first batch) and their seconds:
+    # the speed of rendering itself
+    timed_steps: int = 0
+    steps_seconds: float = 0.0
 
     def failed(self, image: int) -> bool:
         return self.failed_step is not None and self.failed_step[image] >= 0
@@ -130,11 +134,13 @@ class Renderer:
             second_moment = tf.zeros_like(params)
             failed_at = tf.fill([self.batch_size], -1)
             objective_start = self._evaluate(params, target_tensors)[0].numpy()
-            reported = 0
+            reported, after_first_step = 0, time.perf_counter()
             for step in range(self.settings.steps):
                 params, first_moment, second_moment, failed_at = self._run_step(
                     params, first_moment, second_moment, failed_at, target_tensors,
                     tf.constant(step))
+                if step == 0:
+                    after_first_step = time.perf_counter()
                 if should_stop and should_stop():
                     raise RenderStopped(f"stopped at step {step + 1}")
                 done = step + 1
@@ -142,12 +148,15 @@ class Renderer:
                                  or done == self.settings.steps):
                     on_steps(done - reported)
                     reported = done
+            steps_seconds = time.perf_counter() - after_first_step
             objective_end, images = self._evaluate(params, target_tensors)
         images, objective_end = images.numpy(), objective_end.numpy()
         return BatchResult(images=images, objective_start=objective_start,
                            objective_end=objective_end, seconds=time.perf_counter() - started,
                            failed_step=self._failed_steps(failed_at.numpy(), objective_start,
-                                                          objective_end, images))
+                                                          objective_end, images),
+                           timed_steps=max(self.settings.steps - 1, 0),
+                           steps_seconds=steps_seconds)
 
     def _failed_steps(self, failed_at, start, end, images) -> np.ndarray:
         """Per image, the step at which its numbers stopped being finite, or -1."""

@@ -26,6 +26,7 @@ from .plan import (MEMORY_PER_ACTIVATION_BYTE, PlannedJob, Shard, Unit, auto_bat
 from .param import Parameterization
 from .progress import Progress, format_seconds
 from .render import Renderer, RenderStopped
+from .speed import batch_speed, record_speed, speed_key
 from .targets import batch_targets
 from .store import JobStore
 
@@ -216,6 +217,12 @@ class SweepRunner:
 
         result = renderer.render(batch_targets(units, renderer.batch_size), on_steps=advance,
                                  should_stop=self.should_stop, initial=initial)
+        if result.timed_steps:
+            key = speed_key(getattr(self.network, "fingerprint", ""), renderer.device.name,
+                            renderer.precision)
+            record_speed(key, batch_speed(job, self.network,
+                                          renderer.batch_size * result.timed_steps,
+                                          result.steps_seconds), "a render")
         return units, result, renderer
 
     def _store_unit(self, job, store, unit, result, renderer, position, units, progress):

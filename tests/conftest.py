@@ -1,8 +1,11 @@
 """Shared fixtures: models are loaded or built once per test session."""
 
 import os
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Renders record their speed under the cache folder: the tests' go to a folder of their own.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="fvcli-test-cache-")
 
 import pytest  # noqa: E402
 

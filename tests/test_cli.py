@@ -132,6 +132,39 @@ def test_validate_checks_without_rendering(tmp_path):
     assert not (tmp_path / "renders").exists()
 
 
+def test_a_render_records_its_speed_and_validate_estimates_from_it(tmp_path, monkeypatch,
+                                                                    demo_network):
+    from fvcli.config import load_job_file
+    from fvcli.plan import plan_job_file
+    from fvcli.speed import job_flops, speeds_path
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    jobs = write_jobs(tmp_path)
+    result = run("render", jobs, "--out", tmp_path / "o", "--steps", "4", "--quiet")
+    assert result.exit_code == 0, result.output
+    (key, speed), = json.loads(open(speeds_path()).read()).items()
+    assert speed["gflop_per_s"] > 0 and speed["how"] == "a render"
+    # at a speed that makes the whole file 3000 s of work, the estimate says 50 minutes
+    flops = sum(job_flops(job, demo_network) for job in plan_job_file(load_job_file(jobs),
+                                                                     demo_network))
+    speed["gflop_per_s"] = flops / 3000 / 1e9
+    open(speeds_path(), "w").write(json.dumps({key: speed}))
+    result = run("validate", jobs)
+    assert result.exit_code == 0, result.output
+    assert "estimated time on this machine: about 50 min" in result.output
+    assert "timing" not in result.stderr
+    assert "about" not in run("validate", jobs, "--no-estimate").output
+
+
+def test_validate_times_a_few_steps_where_no_speed_is_recorded(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    result = run("validate", write_jobs(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "timing a few steps" in result.stderr
+    assert "measured by fvcli validate" in result.output
+    assert (tmp_path / "cache" / "fvcli" / "speeds.json").exists()
+
+
 def test_command_line_options_override_the_file(tmp_path):
     result = run("render", write_jobs(tmp_path), "--out", tmp_path / "o", "--size", "24",
                  "--steps", "2", "--quiet")

@@ -1,0 +1,119 @@
+"""How fast this machine renders, and so how long a job file will take.
+
+Speed is measured in GFLOP/s of rendering work: one image-step costs twice the forward
+FLOPs from the image to the objective's deepest layer (the forward pass, and the gradient
+back to the image), at the render size. Every render records the speed it reached, per
+machine, model, device and precision, in ``$XDG_CACHE_HOME/fvcli/speeds.json``
+(``~/.cache`` by default); ``fvcli validate`` estimates a job file's time from it, and
+measures a speed first when none is recorded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import time
+
+from .output import write_atomic
+
+CALIBRATION_STEPS = 16
+
+
+def speeds_path() -> str:
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "fvcli", "speeds.json")
+
+
+def machine_name() -> str:
+    """The CPU model and core count: home folders are shared across a cluster's nodes,
+    which need not be alike."""
+    name = platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            name = next((line.split(":", 1)[1].strip() for line in info
+                         if line.startswith("model name")), name)
+    except OSError:
+        pass
+    return f"{name} x{os.cpu_count()}"
+
+
+def speed_key(model_fingerprint: str, device_name: str, precision: str) -> str:
+    return f"{machine_name()} | {device_name.strip('/')} | {precision} | {model_fingerprint}"
+
+
+def _read_all() -> dict:
+    try:
+        with open(speeds_path(), encoding="utf-8") as file:
+            speeds = json.load(file)
+        return speeds if isinstance(speeds, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def recorded_speed(key: str) -> dict | None:
+    """{"gflop_per_s", "when", "how"} recorded for ``key``, or None."""
+    speed = _read_all().get(key)
+    return speed if isinstance(speed, dict) and speed.get("gflop_per_s", 0) > 0 else None
+
+
+def record_speed(key: str, gflop_per_s: float, how: str) -> None:
+    """Remember a measured speed; a cache that cannot be written is not an error."""
+    speeds = _read_all()
+    speeds[key] = {"gflop_per_s": round(gflop_per_s, 1), "how": how,
+                   "when": time.strftime("%Y-%m-%d %H:%M")}
+    try:
+        os.makedirs(os.path.dirname(speeds_path()), exist_ok=True)
+        write_atomic(speeds_path(), json.dumps(speeds, indent=1).encode())
+    except OSError:
+        pass
+
+
+def image_step_flops(job, network) -> float:
+    """FLOPs of one image-step of ``job``: forward to its deepest layer and back."""
+    return 2.0 * max(network.forward_flops(term.layer, job.settings.size) for term in job.terms)
+
+
+def job_flops(job, network) -> float:
+    """FLOPs of rendering every image of ``job``."""
+    images = len(job.units) * job.images_per_unit
+    return images * job.settings.steps * image_step_flops(job, network)
+
+
+def measure_speed(job, network, device) -> float:
+    """GFLOP/s of a few steps of ``job``'s first batch, after the step is traced."""
+    from .objectives import Objective
+    from .render import Renderer
+    from .plan import balanced_batch_size
+    from .runner import batch_size_of
+    from .targets import batch_targets
+
+    batch_size, _ = batch_size_of(job, network, device)
+    units = balanced_batch_size(len(job.units), max(1, batch_size // job.images_per_unit))
+    renderer = Renderer(network, Objective(job.terms, job.group_terms, job.images_per_unit),
+                        dataclasses.replace(job.settings, steps=CALIBRATION_STEPS),
+                        units * job.images_per_unit, device)
+    renderer.warm_up()
+    result = renderer.render(batch_targets(job.units[:units], renderer.batch_size))
+    return batch_speed(job, network, renderer.batch_size * result.timed_steps,
+                       result.steps_seconds)
+
+
+def batch_speed(job, network, image_steps: int, seconds: float) -> float:
+    """GFLOP/s of ``image_steps`` of ``job`` done in ``seconds``."""
+    return image_steps * image_step_flops(job, network) / max(seconds, 1e-9) / 1e9
+
+
+def format_duration(seconds: float) -> str:
+    """3 s, 12 min, 5 h 20 min, 2 d 3 h."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = seconds / 60
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    hours, minutes = divmod(round(minutes), 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
