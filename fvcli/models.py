@@ -65,6 +65,7 @@ class Layer:
     pre_activation: tuple[str, ...]  # tensors whose channel concat is the pre-ReLU value
     shape: tuple                    # (height, width, channels) at the table's image size
     alias: str | None = None
+    relu_of_pre: bool = False       # the activation is exactly relu(pre-activation)
 
     @property
     def channels(self) -> int:
@@ -169,9 +170,14 @@ class Forward:
 
     def __init__(self, network: Network, layer_names, with_pre_activation, size: int):
         self.network = network
+        # A layer wanted with its pre-activation, whose activation is the ReLU of it, is
+        # computed from it: fetching both from the network costs two gradient paths.
+        self._from_pre = [name for name in layer_names
+                          if name in with_pre_activation and network.layer(name).relu_of_pre]
         self._outputs: list[tuple[str, tuple[str, ...]]] = []
         for name in layer_names:
-            self._outputs.append((name, (network.layer(name).tensor,)))
+            if name not in self._from_pre:
+                self._outputs.append((name, (network.layer(name).tensor,)))
         for name in with_pre_activation:
             self._outputs.append((name + "/pre", network.layer(name).pre_activation))
         fetches = [tensor for _, tensors in self._outputs for tensor in tensors]
@@ -231,6 +237,8 @@ class Forward:
             parts = values[position:position + len(tensors)]
             position += len(tensors)
             result[name] = parts[0] if len(parts) == 1 else tf.concat(parts, axis=-1)
+        for name in self._from_pre:
+            result[name] = tf.nn.relu(result[name + "/pre"])
         return result
 
 
@@ -551,7 +559,8 @@ def _named_layer_table(graph: tf.Graph, names: list[str], tensors: list[str]) ->
         tensor = graph.get_tensor_by_name(tensor_name)
         source = _through_identities(tensor)
         layers.append(Layer(name=name, tensor=tensor_name, shape=_shape(tensor),
-                            pre_activation=_pre_activation(source.op)))
+                            pre_activation=_pre_activation(source.op),
+                            relu_of_pre=_is_relu_of_pre(source.op)))
     return layers
 
 
@@ -581,7 +590,7 @@ def _layer_table(graph: tf.Graph) -> list[Layer]:
     alias_of = {slim: alias for alias, slim in INCEPTION_V1_ALIASES.items()}
     return [Layer(name=name or op.name, tensor=op.outputs[0].name,
                   pre_activation=_pre_activation(op), shape=_shape(op.outputs[0]),
-                  alias=alias_of.get(name))
+                  alias=alias_of.get(name), relu_of_pre=_is_relu_of_pre(op))
             for op, name in zip(candidates, names)]
 
 
@@ -638,6 +647,14 @@ def _pre_activation(op) -> tuple[str, ...]:
             parts.append(tensor.op.inputs[0].name if tensor.op.type in _RELU_OPS else tensor.name)
         return tuple(parts)
     return ()
+
+
+def _is_relu_of_pre(op) -> bool:
+    """Whether ``op``'s value is the ReLU of its pre-activation: a ReLU, or a concat of
+    ReLUs (not ReLU6, which also clips at 6)."""
+    if op.type == "Relu":
+        return True
+    return op.type == "ConcatV2" and all(tensor.op.type == "Relu" for tensor in op.inputs[:-1])
 
 
 def _common_scope(names: list[str]) -> str:

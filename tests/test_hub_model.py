@@ -31,10 +31,12 @@ def test_layers_lists_slim_names_with_distill_aliases(hub_cache):
 def test_concat_pre_activation_is_what_the_relus_turn_into_the_layer(hub_network):
     layer = hub_network.layer("mixed4a")
     assert len(layer.pre_activation) == 4  # one per branch
+    assert layer.relu_of_pre  # so a render wanting both fetches the pre-activation only
     images = tf.random.uniform([2, 96, 96, 3], seed=1)
-    out = hub_network.forward((layer.name,), (layer.name,), 96)(images)
-    np.testing.assert_allclose(tf.nn.relu(out["Mixed_4b/pre"]), out["Mixed_4b"], atol=1e-5)
-    assert np.any(out["Mixed_4b/pre"].numpy() < 0)
+    pre = hub_network.forward((layer.name,), (layer.name,), 96)(images)["Mixed_4b/pre"]
+    activation = hub_network.forward((layer.name,), (), 96)(images)["Mixed_4b"]
+    np.testing.assert_allclose(tf.nn.relu(pre), activation, atol=1e-5)
+    assert np.any(pre.numpy() < 0)
 
 
 def test_inner_layers_take_any_size_and_logits_are_fed_at_224(hub_network):
