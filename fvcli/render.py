@@ -76,13 +76,23 @@ class Renderer:
         batch_params = tf.TensorSpec([batch_size, *self.param.shape()], tf.float32)
         self._vector_sizes = objective.vector_sizes(network)
         targets = self._target_signature(self._vector_sizes)
-        self._run_step = tf.function(
+        self._step_function = tf.function(
             self._step, jit_compile=settings.xla or None,
             input_signature=[batch_params, batch_params, batch_params,
                              tf.TensorSpec([batch_size], tf.int32), targets,
                              tf.TensorSpec([], tf.int32)])
         self._evaluate = tf.function(self._score, input_signature=[batch_params, targets])
+        self._concrete_step = None
         self.traces = 0
+
+    def _run_step(self, *arguments):
+        """One optimisation step. Called as a concrete function: binding the arguments of a
+        tf.function to its signature costs 0.4 ms a call, the concrete function's 0.2 ms
+        (at batch 8, a step is 20-30 ms; at batch 1, under 10). Traced on first use, inside
+        the device and precision scopes of the caller."""
+        if self._concrete_step is None:
+            self._concrete_step = self._step_function.get_concrete_function()
+        return self._concrete_step(*arguments)
 
     def _target_signature(self, vector_sizes) -> dict:
         batch, terms = self.batch_size, len(self.objective.terms)
@@ -189,15 +199,22 @@ class Renderer:
         finite = tf.math.is_finite(scores) & tf.reduce_all(tf.math.is_finite(gradient),
                                                             axis=per_image)
         failed_at = tf.where((failed_at < 0) & ~finite, step, failed_at)
-        # Its gradient is zeroed (multiply_no_nan: NaN times 0 is 0) and its step size is
-        # 0. Multiplies, not a select: a select broadcast over images is several times
-        # slower than the whole Adam update.
         healthy = tf.reshape(tf.cast(failed_at < 0, tf.float32), [-1] + [1] * len(per_image))
-        gradient = tf.math.multiply_no_nan(gradient, healthy)
-        t = tf.cast(step + 1, tf.float32)
-        first_moment = ADAM_BETA1 * first_moment + (1 - ADAM_BETA1) * gradient
-        second_moment = ADAM_BETA2 * second_moment + (1 - ADAM_BETA2) * tf.square(gradient)
-        rate = self.settings.learning_rate
-        step_size = rate * tf.sqrt(1 - ADAM_BETA2 ** t) / (1 - ADAM_BETA1 ** t) * healthy
-        updated = params - step_size * first_moment / (tf.sqrt(second_moment) + ADAM_EPSILON)
-        return updated, first_moment, second_moment, failed_at
+        return (*_adam_update(params, first_moment, second_moment, gradient, healthy, step,
+                              tf.constant(self.settings.learning_rate)), failed_at)
+
+
+@tf.function(jit_compile=True)
+def _adam_update(params, first_moment, second_moment, gradient, healthy, step, learning_rate):
+    """(parameters, first moment, second moment) after one Adam step. A failed image
+    (``healthy`` 0) gets a zero gradient (multiply_no_nan: NaN times 0 is 0) and a zero
+    step: it stays as it was. XLA fuses the dozen elementwise passes into one (0.75 ms ->
+    0.4 ms at batch 8); multiplies, not a select, since a select broadcast over images
+    costs more than the whole update."""
+    gradient = tf.math.multiply_no_nan(gradient, healthy)
+    t = tf.cast(step + 1, tf.float32)
+    first_moment = ADAM_BETA1 * first_moment + (1 - ADAM_BETA1) * gradient
+    second_moment = ADAM_BETA2 * second_moment + (1 - ADAM_BETA2) * tf.square(gradient)
+    step_size = learning_rate * tf.sqrt(1 - ADAM_BETA2 ** t) / (1 - ADAM_BETA1 ** t) * healthy
+    updated = params - step_size * first_moment / (tf.sqrt(second_moment) + ADAM_EPSILON)
+    return updated, first_moment, second_moment
