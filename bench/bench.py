@@ -2,9 +2,10 @@
 
 Times fvcli's real rendering path (128 px, Mixed_4b, 64 steps) at several batch sizes in
 float32 and bfloat16, next to a plain-TF floor, the full network, the FLOPs of a step
-against the machine's own conv2d speed, and a real 64-channel sweep. Prints one JSON
-line per measurement, then tables. `make bench`; `make bench BENCH_ARGS=--quick` for a
-one-minute smoke run.
+against the machine's own conv2d speed, a real 64-channel sweep, and the price of a unit
+on every Mixed layer and the logits, from which it estimates the wall time of
+configs/inception_v1/all-mixed.yaml. Prints one JSON line per measurement, then tables.
+`make bench`; `make bench BENCH_ARGS=--quick` for a one-minute smoke run.
 """
 
 from __future__ import annotations
@@ -112,7 +113,9 @@ class RenderCase:
         seeds = [len(self.row["runs"]) * batch + i for i in range(batch)]
         with PeakMemory() as memory:
             result = self.renderer.render(self.channels, seeds)
-        self.row["runs"].append(round(batch * steps / result.seconds, 1))
+        # steady state, as a long render runs: steps after the first, without the
+        # evaluations before and after
+        self.row["runs"].append(round(batch * result.timed_steps / result.steps_seconds, 1))
         self.row["peak_rss_mib"] = max(self.row["peak_rss_mib"], memory.mib)
         self.row["mean_objective_end"] = round(float(result.objective_end.mean()), 3)
 
@@ -154,11 +157,13 @@ class FloorCase:
         with precision_scope(self.precision):
             images = self.images
             first, second = tf.zeros_like(images), tf.zeros_like(images)
-            started = time.perf_counter()
             for t in range(steps):
                 images, first, second = self.step(images, first, second, tf.constant(t + 1.0))
+                if t == 0:  # steady state, as for fvcli's renders: steps after the first
+                    _ = images.numpy()
+                    started = time.perf_counter()
             _ = images.numpy()
-        self.row["runs"].append(round(batch * steps / (time.perf_counter() - started), 1))
+        self.row["runs"].append(round(batch * (steps - 1) / (time.perf_counter() - started), 1))
 
     def result(self) -> dict:
         return {**self.row, "image_steps_per_s": max(self.row["runs"]), "traces": 1}
@@ -347,11 +352,12 @@ def main():
               "activation_mib_per_image": round(network.activation_bytes([LAYER], SIZE) / 2**20,
                                                 1)})
         emit(traces_over_three_batches(network))
+        with tempfile.TemporaryDirectory() as out:
+            emit(sweep(network, out, 16 if quick else 64, 32 if quick else 512))
+        # last: its ten renderers would weigh on the peak RSS of the measures above
         auto = native_precision(cpu) if native_precision(cpu) in PRECISIONS else "fp32"
         layer_rows = [emit(row) for row in per_layer(network, auto, 8 if quick else 32)]
         emit(all_mixed_estimate(network, layer_rows))
-        with tempfile.TemporaryDirectory() as out:
-            emit(sweep(network, out, 16 if quick else 64, 32 if quick else 512))
     print_tables(rows, time.perf_counter() - started)
 
 
@@ -378,8 +384,8 @@ def print_tables(rows: list[dict], seconds: float | None) -> None:
     step_gflop = {pipeline: 2 * flops["forward_gflop_per_image"]
                   for pipeline in (DEFAULT, PIXEL, FLOOR)}
     throughput = [r for r in rows if r["measure"] == "throughput"]
-    print("image-steps/s (best run), 128 px, 64 steps (--quick: 16; full network: 16); "
-          "warm-up, traces and peak RSS of the fp32 run")
+    print("image-steps/s (steady state: steps after the first; best run), 128 px, 64 steps "
+          "(--quick: 16; full network: 16); warm-up, traces and peak RSS of the fp32 run")
     print(f"{'pipeline':<50} {'layer':<9} {'batch':>5} {'fp32':>8} {'bf16':>8} "
           f"{'GFLOP/s fp32':>13} {'warm-up s':>10} {'traces':>6} {'peak RSS MiB':>12}")
     keys = list(dict.fromkeys((r["pipeline"], r["layer"], r["batch"]) for r in throughput))
