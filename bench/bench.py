@@ -205,6 +205,11 @@ def conv_reference(precision: str) -> dict:
             "gflops_per_s": round(flops / statistics.median(runs) / 1e9, 1)}
 
 
+# profiler events that hold others, or wait on them, rather than compute
+OP_CONTAINERS = ("ExecutorState::Process", "ParallelFor", "ExecutorState::ProcessAsync::Start",
+                 "ExecutorState::ProcessAsync::Done", "BlockUntilReady")
+
+
 def op_profile(network, precision: str, batch: int, steps: int) -> dict:
     """Share of op time per op type in a default-pipeline render, from the TF profiler."""
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
@@ -227,8 +232,10 @@ def op_profile(network, precision: str, batch: int, steps: int) -> dict:
                 continue
             for event in line.events:
                 name = plane.event_metadata[event.metadata_id].name
-                if name not in ("ExecutorState::Process", "ParallelFor"):  # op containers
-                    totals[name.split(":")[-1]] += event.duration_ps
+                if name in OP_CONTAINERS:
+                    continue
+                name = "XLA (resampling, Adam)" if "ExecuteAsyncOnStream" in name else name
+                totals[name.split(":")[-1]] += event.duration_ps
     total = sum(totals.values()) or 1
     shares = {name: round(100 * ps / total, 1) for name, ps in totals.most_common(20)}
     conv = sum(ps for name, ps in totals.items() if "Conv" in name)
