@@ -19,6 +19,7 @@ import time
 from .output import write_atomic
 
 CALIBRATION_STEPS = 16
+CALIBRATION_IMAGES = 8  # at most: a job's own batch may be sized for a bigger machine
 
 
 def speeds_path() -> str:
@@ -55,7 +56,9 @@ def _read_all() -> dict:
 def recorded_speed(key: str) -> dict | None:
     """{"gflop_per_s", "when", "how"} recorded for ``key``, or None."""
     speed = _read_all().get(key)
-    return speed if isinstance(speed, dict) and speed.get("gflop_per_s", 0) > 0 else None
+    if not isinstance(speed, dict) or not isinstance(speed.get("gflop_per_s"), (int, float)):
+        return None
+    return speed if speed["gflop_per_s"] > 0 else None
 
 
 def record_speed(key: str, gflop_per_s: float, how: str) -> None:
@@ -82,7 +85,7 @@ def job_flops(job, network) -> float:
 
 
 def measure_speed(job, network, device) -> float:
-    """GFLOP/s of a few steps of ``job``'s first batch, after the step is traced."""
+    """GFLOP/s of a few steps of up to 8 images of ``job``, after the step is traced."""
     from .objectives import Objective
     from .render import Renderer
     from .plan import balanced_batch_size
@@ -90,7 +93,8 @@ def measure_speed(job, network, device) -> float:
     from .targets import batch_targets
 
     batch_size, _ = batch_size_of(job, network, device)
-    units = balanced_batch_size(len(job.units), max(1, batch_size // job.images_per_unit))
+    images = min(batch_size, CALIBRATION_IMAGES)
+    units = balanced_batch_size(len(job.units), max(1, images // job.images_per_unit))
     renderer = Renderer(network, Objective(job.terms, job.group_terms, job.images_per_unit),
                         dataclasses.replace(job.settings, steps=CALIBRATION_STEPS),
                         units * job.images_per_unit, device)
