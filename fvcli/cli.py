@@ -350,12 +350,13 @@ def validate(job_files, model, estimate):
 
 def _speeds(checked) -> dict:
     """Per job (by id), the speed its time is estimated at: recorded by an earlier render on
-    this machine with the same model, device and precision, else measured now."""
+    this machine with the same model, device and precision, else measured now on the job
+    of that model and precision with the most work."""
     from .hardware import HardwareError, resolve_device, resolve_precision
-    from .speed import measure_speed, record_speed, recorded_speed, speed_key
+    from .speed import job_flops, measure_speed, record_speed, recorded_speed, speed_key
 
     device = resolve_device("auto")
-    speeds, by_key = {}, {}
+    groups: dict[str, list] = {}  # speed key -> [(job, network, precision)]
     for _job_file, jobs, network, _model in checked:
         for job in jobs:
             try:
@@ -363,18 +364,22 @@ def _speeds(checked) -> dict:
             except HardwareError:
                 continue
             key = speed_key(getattr(network, "fingerprint", ""), device.name, precision)
-            speed = by_key.get(key) or recorded_speed(key)
-            if speed is None:
-                click.echo(f"{job.name}: no speed recorded for this model in {precision} on "
-                           f"this machine; timing a few steps", err=True)
-                measured = measure_speed(job, network, device)
-                record_speed(key, measured, "fvcli validate")
-                speed = {"gflop_per_s": round(measured, 1), "how": "fvcli validate",
-                         "when": "just now"}
-            label = (f"{speed['gflop_per_s']:g} GFLOP/s in {precision} on "
-                     f"{device.name.strip('/')}, measured by {speed['how']} {speed['when']}")
-            by_key[key] = speed
-            speeds[id(job)] = {**speed, "label": label}
+            groups.setdefault(key, []).append((job, network, precision))
+    speeds = {}
+    for key, members in groups.items():
+        speed = recorded_speed(key)
+        largest, network, precision = max(members,
+                                           key=lambda member: job_flops(*member[:2]))
+        if speed is None:
+            click.echo(f"{largest.name}: no speed recorded for this model in {precision} "
+                       f"on this machine; timing a few steps", err=True)
+            measured = measure_speed(largest, network, device)
+            record_speed(key, measured, "fvcli validate")
+            speed = {"gflop_per_s": round(measured, 1), "how": "fvcli validate",
+                     "when": "just now"}
+        label = (f"{speed['gflop_per_s']:g} GFLOP/s in {precision} on "
+                 f"{device.name.strip('/')}, measured by {speed['how']} {speed['when']}")
+        speeds.update({id(job): {**speed, "label": label} for job, _, _ in members})
     return speeds
 
 

@@ -2,10 +2,10 @@
 
 All of a step's transforms compose into one affine map per image, applied to the whole
 batch by a single bilinear resampling instead of a chain of crops and resizes. The
-padding is its constant fill (0.5, as in Lucid). The map
-lands on a window of the render size around the image's centre, so the network is fed
-128 px for a 128 px render (chaining Lucid's pad 12 and crops would feed it 140 px, 23 %
-more work per step); jitter, scale and rotation move the image within that window.
+padding is its constant fill (0.5, as in Lucid). The map lands on a window of the render
+size around the image's centre, so the network is fed 128 px for a 128 px render
+(chaining Lucid's pad 12 and crops would feed it 140 px, 23 % more work per step);
+jitter, scale and rotation move the image within that window.
 Randomness comes from a counter-based hash of (unit seed, step), so an image's
 transforms depend on its own seed only, never on which batch it was rendered in.
 """
@@ -37,9 +37,9 @@ class Transforms(TransformSpec):
         return resample(images, self._matrices(draws, images.shape[1]))
 
     def _matrices(self, draws: tf.Tensor, size: int) -> tf.Tensor:
-        """[batch, 8] maps from output pixel to input pixel (the op's convention). Both are
-        ``size`` wide and share a centre: the padded, jittered, scaled and rotated image is
-        seen through a window of the render size."""
+        """[batch, 8] maps from output pixel to input pixel (ImageProjectiveTransformV3's
+        convention). Both are ``size`` wide and share a centre: the padded, jittered,
+        scaled and rotated image is seen through a window of the render size."""
         scales = tf.constant(self.scales, tf.float32)
         scale = tf.gather(scales, _pick(draws[:, 0], len(self.scales)))
         angle = tf.cast(_pick(draws[:, 1], 2 * self.rotate_degrees + 1) - self.rotate_degrees,
