@@ -109,7 +109,7 @@ class RenderCase:
         self.row["peak_rss_mib"] = memory.mib
 
     def run(self) -> None:
-        batch, steps = self.row["batch"], self.row["steps"]
+        batch = self.row["batch"]
         seeds = [len(self.row["runs"]) * batch + i for i in range(batch)]
         with PeakMemory() as memory:
             result = self.renderer.render(self.channels, seeds)
