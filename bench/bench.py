@@ -15,7 +15,6 @@ import collections
 import glob
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -39,7 +38,7 @@ from fvcli.runner import RendererCache, SweepRunner  # noqa: E402
 from fvcli.slim_inception import install_in_hub_cache  # noqa: E402
 from fvcli.config import load_job_file  # noqa: E402
 from fvcli.plan import plan_job_file  # noqa: E402
-from fvcli.speed import format_duration, job_flops  # noqa: E402
+from fvcli.speed import cpu_name, format_duration, job_flops  # noqa: E402
 from fvcli.transforms import Transforms  # noqa: E402
 
 LAYER, SIZE = "Mixed_4b", 128
@@ -342,7 +341,7 @@ def main():
         os.environ["TFHUB_CACHE_DIR"] = cache
         network = load_network("inception_v1")
         cpu = resolve_device("cpu")
-        emit({"tensorflow": tf.__version__, "cpu": _cpu_name(), "cores": os.cpu_count(),
+        emit({"tensorflow": tf.__version__, "cpu": cpu_name(), "cores": os.cpu_count(),
               "auto_precision": native_precision(cpu), "model": "InceptionV1, random weights",
               "mode": "quick" if quick else "full"})
         for precision in PRECISIONS:
@@ -366,17 +365,6 @@ def main():
         layer_rows = [emit(row) for row in per_layer(network, auto, 8 if quick else 32)]
         emit(all_mixed_estimate(network, layer_rows))
     print_tables(rows, time.perf_counter() - started)
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def print_tables(rows: list[dict], seconds: float | None) -> None:

@@ -26,7 +26,7 @@ from .plan import (MEMORY_PER_ACTIVATION_BYTE, PlannedJob, Shard, Unit, auto_bat
 from .param import Parameterization
 from .progress import Progress, format_seconds
 from .render import Renderer, RenderStopped
-from .speed import batch_speed, record_speed, speed_key
+from .speed import batch_speed, forward_flops, record_speed, speed_key
 from .targets import batch_targets
 from .store import JobStore
 
@@ -88,8 +88,7 @@ def memory_problem(job: PlannedJob, network, device: Device) -> str | None:
 def unit_cost(job: PlannedJob, network) -> float:
     """Estimated cost of one unit of ``job``: FLOPs of a forward pass to its deepest layer
     at the size the network sees, times its steps."""
-    flops = max(network.forward_flops(term.layer, job.settings.size) for term in job.terms)
-    return float(flops) * job.settings.steps
+    return forward_flops(job, network) * job.settings.steps
 
 
 @dataclass

@@ -27,17 +27,22 @@ def speeds_path() -> str:
     return os.path.join(cache, "fvcli", "speeds.json")
 
 
+def cpu_name() -> str:
+    """The CPU's model name, e.g. "AMD EPYC"."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine_name() -> str:
     """The CPU model and core count: home folders are shared across a cluster's nodes,
     which need not be alike."""
-    name = platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            name = next((line.split(":", 1)[1].strip() for line in info
-                         if line.startswith("model name")), name)
-    except OSError:
-        pass
-    return f"{name} x{os.cpu_count()}"
+    return f"{cpu_name()} x{os.cpu_count()}"
 
 
 def speed_key(model_fingerprint: str, device_name: str, precision: str) -> str:
@@ -73,9 +78,15 @@ def record_speed(key: str, gflop_per_s: float, how: str) -> None:
         pass
 
 
+def forward_flops(job, network) -> float:
+    """FLOPs of a forward pass of one image to ``job``'s deepest layer, at its size."""
+    return float(max(network.forward_flops(term.layer, job.settings.size)
+                     for term in job.terms))
+
+
 def image_step_flops(job, network) -> float:
     """FLOPs of one image-step of ``job``: forward to its deepest layer and back."""
-    return 2.0 * max(network.forward_flops(term.layer, job.settings.size) for term in job.terms)
+    return 2.0 * forward_flops(job, network)
 
 
 def job_flops(job, network) -> float:
