@@ -28,18 +28,18 @@ import tensorflow as tf  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")  # each case builds its own renderer: no retracing warnings
 
-from fvcli.hardware import (native_precision, precision_scope, resolve_device,  # noqa: E402
+from fvcli.engine.hardware import (native_precision, precision_scope, resolve_device,  # noqa: E402
                             resolve_precision)
-from fvcli.models import load_network  # noqa: E402
-from fvcli.objectives import Objective, Term  # noqa: E402
-from fvcli.param import Parameterization  # noqa: E402
-from fvcli.render import Renderer, RenderSettings  # noqa: E402
-from fvcli.runner import RendererCache, SweepRunner  # noqa: E402
+from fvcli.models.loading import load_network  # noqa: E402
+from fvcli.engine.objectives import Objective, Term  # noqa: E402
+from fvcli.engine.param import Parameterization  # noqa: E402
+from fvcli.engine.renderer import Renderer, RenderSettings  # noqa: E402
+from fvcli.sweep.runner import RendererCache, SweepRunner  # noqa: E402
 from fvcli.slim_inception import install_in_hub_cache  # noqa: E402
 from fvcli.config import load_job_file  # noqa: E402
-from fvcli.plan import plan_job_file  # noqa: E402
-from fvcli.speed import cpu_name, format_duration, job_flops  # noqa: E402
-from fvcli.transforms import Transforms  # noqa: E402
+from fvcli.sweep.plan import plan_job_file  # noqa: E402
+from fvcli.sweep.speed import cpu_name, format_duration, job_flops  # noqa: E402
+from fvcli.engine.transforms import Transforms  # noqa: E402
 
 LAYER, SIZE = "Mixed_4b", 128
 MIXED_LAYERS = ("Mixed_3b", "Mixed_3c", "Mixed_4b", "Mixed_4c", "Mixed_4d", "Mixed_4e",

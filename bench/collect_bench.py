@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from fvcli.store import JobStore  # noqa: E402
+from fvcli.outputs.store import JobStore  # noqa: E402
 
 
 def make_records(out: str, units: int, size: int, jobs: int) -> None:

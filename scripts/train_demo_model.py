@@ -10,7 +10,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from fvcli.demo_net import train  # noqa: E402
-from fvcli.models import DEMO_MODEL_DIR  # noqa: E402
+from fvcli.models.loading import DEMO_MODEL_DIR  # noqa: E402
 
 if __name__ == "__main__":
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 1500

@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def demo_network():
     """The built-in, trained texture classifier."""
-    from fvcli.models import load_network
+    from fvcli.models.loading import load_network
 
     return load_network("demo")
 
@@ -38,15 +38,15 @@ def hub_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def hub_network(hub_cache):
     """The default model, loaded through its real TF-Hub handle from the offline cache."""
-    from fvcli.models import load_network
+    from fvcli.models.loading import load_network
 
     return load_network("inception_v1")
 
 
 def render_units(network, objective, indices, seeds=None, **settings):
     """Render one image per entry of ``indices`` and return the BatchResult."""
-    from fvcli.param import Parameterization
-    from fvcli.render import Renderer, RenderSettings
+    from fvcli.engine.param import Parameterization
+    from fvcli.engine.renderer import Renderer, RenderSettings
 
     size = settings.pop("size", 64)
     settings.setdefault("steps", 128)

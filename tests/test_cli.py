@@ -135,8 +135,8 @@ def test_validate_checks_without_rendering(tmp_path):
 def test_a_render_records_its_speed_and_validate_estimates_from_it(tmp_path, monkeypatch,
                                                                     demo_network):
     from fvcli.config import load_job_file
-    from fvcli.plan import plan_job_file
-    from fvcli.speed import job_flops, speeds_path
+    from fvcli.sweep.plan import plan_job_file
+    from fvcli.sweep.speed import job_flops, speeds_path
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     jobs = write_jobs(tmp_path)
@@ -244,7 +244,7 @@ def test_neuron_position_outside_the_map_is_refused_with_the_map_size(tmp_path):
 def test_progress_in_a_log_is_plain_lines(monkeypatch):
     import io
 
-    from fvcli import progress
+    from fvcli.sweep import progress
 
     monkeypatch.setattr(progress, "PLAIN_LINE_EVERY", 0.0)
     log = io.StringIO()

@@ -77,7 +77,7 @@ def test_a_unit_that_goes_nan_fails_alone_and_the_run_says_so(nan_model, tmp_pat
 
 def test_a_full_disk_stops_with_one_line_and_keeps_every_finished_unit(tmp_path,
                                                                        monkeypatch):
-    from fvcli import store
+    from fvcli.outputs import store
 
     written = []
     real_write_png = store.write_png
@@ -111,7 +111,7 @@ OOM_JOBS = ("model: demo\ndefaults: {size: 32, steps: 4, batch_size: 4}\njobs:\n
 
 def fail_batches_over(monkeypatch, largest: int):
     """Make the renderer run out of memory on batches of more than ``largest`` images."""
-    from fvcli.render import Renderer
+    from fvcli.engine.renderer import Renderer
 
     real_render = Renderer.render
 

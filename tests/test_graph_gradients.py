@@ -5,7 +5,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fvcli.graph_gradients import STRIDED_CONV_GRADIENT
+from fvcli.models.gradients import STRIDED_CONV_GRADIENT
 
 PADDINGS = ("SAME", "VALID", "EXPLICIT")
 

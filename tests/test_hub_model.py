@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from conftest import render_units
 from fvcli.cli import main
-from fvcli.models import DEFAULT_HANDLE
-from fvcli.objectives import Objective, Term
-from fvcli.transforms import Transforms
+from fvcli.models.loading import DEFAULT_HANDLE
+from fvcli.engine.objectives import Objective, Term
+from fvcli.engine.transforms import Transforms
 
 
 def test_layers_lists_slim_names_with_distill_aliases(hub_cache):

@@ -9,9 +9,9 @@ from click.testing import CliRunner
 
 from fvcli.cli import main
 from fvcli.config import ParamSpec, RenderSettings
-from fvcli.objectives import GroupTerm, Objective, Term
-from fvcli.targets import ImageTarget, Targets
-from fvcli.render import Renderer
+from fvcli.engine.objectives import GroupTerm, Objective, Term
+from fvcli.engine.targets import ImageTarget, Targets
+from fvcli.engine.renderer import Renderer
 from sweep_helpers import check_index, records
 
 SIZE, STEPS = 64, 128

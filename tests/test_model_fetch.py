@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from fvcli.cli import main
-from fvcli.models import DEMO_MODEL_DIR
+from fvcli.models.loading import DEMO_MODEL_DIR
 from fvcli.slim_inception import hub_cache_folder
 
 

@@ -6,12 +6,12 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fvcli.output import grid_shape, make_grid
-from fvcli.param import Parameterization
+from fvcli.outputs.files import grid_shape, make_grid
+from fvcli.engine.param import Parameterization
 from fvcli.config import parse_indices
-from fvcli.plan import (LARGEST_AUTO_BATCH, MEMORY_PER_ACTIVATION_BYTE, MEMORY_SHARE,
+from fvcli.sweep.plan import (LARGEST_AUTO_BATCH, MEMORY_PER_ACTIVATION_BYTE, MEMORY_SHARE,
                          auto_batch_size, balanced_batch_size)
-from fvcli.transforms import Transforms, hash_uniform, resample
+from fvcli.engine.transforms import Transforms, hash_uniform, resample
 
 
 @settings(max_examples=25, deadline=None)

@@ -5,9 +5,9 @@ import pytest
 import tensorflow as tf
 
 from conftest import render_units
-from fvcli.objectives import Objective, Term
-from fvcli.param import Parameterization
-from fvcli.transforms import Transforms
+from fvcli.engine.objectives import Objective, Term
+from fvcli.engine.param import Parameterization
+from fvcli.engine.transforms import Transforms
 
 
 @pytest.fixture(params=["fp32", "bf16"])

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from fvcli.cli import main
 from fvcli.config import load_job_file
-from fvcli.plan import Shard, plan_job_file, shard_units
+from fvcli.sweep.plan import Shard, plan_job_file, shard_units
 from sweep_helpers import assert_units_whole, check_index, records, write_job_file
 
 
@@ -219,7 +219,7 @@ def test_slurm_script_is_valid_bash_with_the_array_and_a_collect_after_it(tmp_pa
 def test_temporary_files_of_dead_processes_are_removed_and_others_kept(tmp_path):
     import socket
 
-    from fvcli.store import JobStore
+    from fvcli.outputs.store import JobStore
 
     store = JobStore(str(tmp_path), "job")
     units = tmp_path / "job" / "units"

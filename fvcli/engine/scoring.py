@@ -18,9 +18,9 @@ import imageio.v3 as iio
 import numpy as np
 import tensorflow as tf
 
-from .output import make_row, write_atomic, write_png
+from ..outputs.files import make_row, write_atomic, write_png
 from .param import _rgb_floats
-from .plan import PlannedJob
+from ..sweep.plan import PlannedJob
 
 KINDS = ("top", "slightly_positive", "slightly_negative", "bottom")
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")

@@ -17,7 +17,7 @@ def keras_layer_function(model, label: str):
     import keras
 
     if len(model.inputs) != 1:
-        from .models import ModelError
+        from .loading import ModelError
         raise ModelError(f"{label}: takes {len(model.inputs)} inputs; fvcli renders models "
                          "with one image input")
     layers = [layer for layer in model.layers if _image_output(layer, keras)]

@@ -16,19 +16,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from . import __version__
-from .collect import collect, read_job
-from .hardware import Device, available_memory
-from .objectives import Objective
-from .output import make_row, to_uint8
+from .. import __version__
+from ..outputs.collect import collect, read_job
+from ..engine.hardware import Device, available_memory
+from ..engine.objectives import Objective
+from ..outputs.files import make_row, to_uint8
 from .plan import (MEMORY_PER_ACTIVATION_BYTE, PlannedJob, Shard, Unit, auto_batch_size,
                    balanced_batch_size, batches_of, shard_units)
-from .param import Parameterization
+from ..engine.param import Parameterization
 from .progress import Progress, format_seconds
-from .render import Renderer, RenderStopped
+from ..engine.renderer import Renderer, RenderStopped
 from .speed import batch_speed, forward_flops, record_speed, speed_key
-from .targets import batch_targets
-from .store import JobStore
+from ..engine.targets import batch_targets
+from ..outputs.store import JobStore
 
 
 class RendererCache:

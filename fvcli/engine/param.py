@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from .config.settings import ParamSpec
+from ..config.settings import ParamSpec
 
 # Square root of ImageNet's colour covariance (rows: R, G, B), from Lucid.
 COLOR_CORRELATION_SQRT = np.array(

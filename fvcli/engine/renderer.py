@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import regularizers
-from .config import RenderSettings
+from ..config import RenderSettings
 from .hardware import Device, precision_scope, resolve_device, resolve_precision
 from .objectives import Objective
 from .param import Parameterization

@@ -16,7 +16,7 @@ import math
 
 import tensorflow as tf
 
-from .config.settings import TransformSpec
+from ..config.settings import TransformSpec
 
 PAD_VALUE = 0.5
 

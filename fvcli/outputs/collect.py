@@ -18,7 +18,7 @@ import imageio.v3 as iio
 import numpy as np
 
 from .locks import FileLock
-from .output import (GRID_BACKGROUND, GRID_GAP, MISSING_TILE, grid_shape, write_atomic_stream,
+from .files import (GRID_BACKGROUND, GRID_GAP, MISSING_TILE, grid_shape, write_atomic_stream,
                      write_png_strips)
 from .store import PLAN_FILE, JobStore
 

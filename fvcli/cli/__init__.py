@@ -14,8 +14,8 @@ import sys
 
 import click
 
-from . import __version__
-from .config import SETTINGS
+from .. import __version__
+from ..config import SETTINGS
 
 EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_UNITS_FAILED = 1, 2, 3
 MODEL_HELP = ("Model to use instead of the job file's: inception_v1 (TF-Hub, the default), "
@@ -74,7 +74,7 @@ def _cannot_write(error: OSError, default_path: str) -> None:
 def _load_network(model, table_size=None, where: str = "--model"):
     """The network, or one line naming ``where`` the model was given and exit."""
     _quiet_tensorflow()
-    from .models import ModelError, load_network
+    from ..models.loading import ModelError, load_network
 
     try:
         return load_network(model, table_size=table_size)
@@ -86,14 +86,14 @@ def _load_checked(job_files, model_option, overrides, all_errors: bool = False):
     """Read every job file, load the model(s), plan the jobs against them: a list of
     (job file, planned jobs, network, model spec). On bad input, print the first error
     (or, with ``all_errors``, every error of every file) and exit 2."""
-    from .config import SpecError, load_job_file
+    from ..config import SpecError, load_job_file
 
     checked, networks, errors = [], {}, []
     collect = errors if all_errors else None
     try:
         files = [load_job_file(path, overrides, collect) for path in job_files]
         _quiet_tensorflow()
-        from .plan import plan_job_file
+        from ..sweep.plan import plan_job_file
 
         for job_file in files:
             model = model_option or job_file.model
@@ -181,7 +181,7 @@ def render(job_files, out, model, steps, size, batch_size, seed, precision, devi
     """
     overrides = {"steps": steps, "size": size, "batch_size": batch_size, "seed": seed,
                  "precision": precision, "xla": xla}
-    from .stopping import StopSignals
+    from ..sweep.signals import StopSignals
 
     chosen_shard, shard_note = _shard(shard)
     lock = _run_lock(out, job_files, chosen_shard)
@@ -204,8 +204,8 @@ def render(job_files, out, model, steps, size, batch_size, seed, precision, devi
 
 
 def _render_checked(checked, device, out, shard, force, quiet, stop) -> None:
-    from .models import resolve_model_spec
-    from .runner import OutOfMemory, RendererCache, SweepRunner
+    from ..models.loading import resolve_model_spec
+    from ..sweep.runner import OutOfMemory, RendererCache, SweepRunner
 
     label = f"shard {shard}" if shard.count > 1 else "render"
     done = shard_total = skipped = 0
@@ -245,7 +245,7 @@ def _render_checked(checked, device, out, shard, force, quiet, stop) -> None:
 def _shard(option: str | None):
     """The shard to render, from --shard or from a Slurm array's variables, and a line
     saying where it came from."""
-    from .plan import Shard
+    from ..sweep.plan import Shard
 
     if option:
         try:
@@ -274,8 +274,8 @@ def _run_lock(out: str, job_files, shard):
     sweep run side by side and a second run of the same shard (cron) sees the first."""
     import hashlib
 
-    from .collect import STATE_FOLDER
-    from .locks import FileLock
+    from ..outputs.collect import STATE_FOLDER
+    from ..outputs.locks import FileLock
 
     files = "\n".join(sorted(os.path.abspath(path) for path in job_files))
     digest = hashlib.sha1(files.encode()).hexdigest()[:12]
@@ -291,8 +291,8 @@ def _already_running(lock, job_files, out) -> None:
 
 def _check_hardware(device_name, checked):
     """The device to render on, after checking every job's precision against it."""
-    from .hardware import HardwareError, resolve_device, resolve_precision
-    from .runner import memory_problem
+    from ..engine.hardware import HardwareError, resolve_device, resolve_precision
+    from ..sweep.runner import memory_problem
 
     try:
         device = resolve_device(device_name)
@@ -326,7 +326,7 @@ def validate(job_files, model, estimate):
     time it would take) and exits 0, or prints every problem it finds, one per line as
     FILE:LINE: KEY: what is wrong, and exits 2.
     """
-    from .speed import format_duration, job_flops
+    from ..sweep.speed import format_duration, job_flops
 
     checked = _load_checked(job_files, model, {}, all_errors=True)
     speeds = _speeds(checked) if estimate else {}
@@ -352,8 +352,8 @@ def _speeds(checked) -> dict:
     """Per job (by id), the speed its time is estimated at: recorded by an earlier render on
     this machine with the same model, device and precision, else measured now on the job
     of that model and precision with the most work."""
-    from .hardware import HardwareError, resolve_device, resolve_precision
-    from .speed import job_flops, measure_speed, record_speed, recorded_speed, speed_key
+    from ..engine.hardware import HardwareError, resolve_device, resolve_precision
+    from ..sweep.speed import job_flops, measure_speed, record_speed, recorded_speed, speed_key
 
     device = resolve_device("auto")
     groups: dict[str, list] = {}  # speed key -> [(job, network, precision)]
@@ -416,7 +416,7 @@ def fetch(handle):
     TFHUB_CACHE_DIR pointing at the same cache (copy it if they do not share a disk).
     """
     _quiet_tensorflow()
-    from .models import DEFAULT_HANDLE, ModelError, fetch_to_cache
+    from ..models.loading import DEFAULT_HANDLE, ModelError, fetch_to_cache
 
     try:
         folder = fetch_to_cache(handle or DEFAULT_HANDLE)
@@ -454,7 +454,7 @@ def examples(job_file, images, top, crop, out, model, batch_size):
     limited by memory.
     """
     ((_job_file, jobs, network, _model),) = _load_checked([job_file], model, {})
-    from .examples import UnitScorer, score_folder, write_examples
+    from ..engine.scoring import UnitScorer, score_folder, write_examples
 
     plans = []
     chosen = jobs if images else [job for job in jobs if job.spec.examples]
@@ -490,7 +490,7 @@ def examples(job_file, images, top, crop, out, model, batch_size):
 
 def _show_in_index(out: str) -> None:
     """Rewrite OUT/index.html (only) so rendered units show their new examples."""
-    from .collect import collect, job_names
+    from ..outputs.collect import collect, job_names
 
     if job_names(out):
         collect(out, names=[])
@@ -508,7 +508,7 @@ def collect_command(out_dir):
     labelled with its unit and objective value. Renders run this themselves when a job
     is complete; run it by hand to see a sweep that is still going.
     """
-    from .collect import collect, job_names
+    from ..outputs.collect import collect, job_names
 
     if not os.path.isdir(out_dir):
         _fail(f"{out_dir}: no such folder", EXIT_BAD_INPUT)
@@ -537,9 +537,9 @@ def status(target, out):
     left is estimated from the units already rendered, for one worker; divide by the
     number of shards running side by side.
     """
-    from .collect import job_names, read_job
-    from .config import SpecError, load_job_file
-    from .status import status_table
+    from ..outputs.collect import job_names, read_job
+    from ..config import SpecError, load_job_file
+    from ..sweep.status import status_table
 
     if os.path.isdir(target):
         out, names = target, job_names(target)
@@ -580,8 +580,8 @@ def slurm(job_file, shards, out, partition, time_limit, gpus, cpus, mem, account
     """
     import subprocess
 
-    from .config import SpecError, load_job_file
-    from .slurm import sbatch_script
+    from ..config import SpecError, load_job_file
+    from ..sweep.slurm import sbatch_script
 
     try:
         load_job_file(job_file)

@@ -20,9 +20,9 @@ from typing import Callable
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-from .config import LOGITS
-from .graph_gradients import GRADIENT_OVERRIDES
-from .keras_models import keras_layer_function
+from ..config import LOGITS
+from .gradients import GRADIENT_OVERRIDES
+from .keras_layers import keras_layer_function
 from .preprocess import NAMED as NAMED_PREPROCESS
 from .preprocess import Preprocess, from_input_range
 from .preprocess import from_spec as preprocess_from_spec

@@ -17,7 +17,7 @@ import json
 import os
 import socket
 
-from .output import (TEMPORARY_PREFIX, TEMPORARY_SUFFIX, create_atomic, write_atomic, write_json,
+from .files import (TEMPORARY_PREFIX, TEMPORARY_SUFFIX, create_atomic, write_atomic, write_json,
                      write_png)
 
 PLAN_FILE = "job.json"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from .config import CLASS_KINDS, KINDS, LAYER_KINDS, UNIT_KINDS, GroupTerm, Term, describe_terms
+from ..config import CLASS_KINDS, KINDS, LAYER_KINDS, UNIT_KINDS, GroupTerm, Term, describe_terms
 
 __all__ = ["CLASS_KINDS", "KINDS", "LAYER_KINDS", "UNIT_KINDS", "Objective", "Term",
            "GroupTerm", "term_value", "group_penalty"]

@@ -13,7 +13,7 @@ import os
 import re
 from urllib.parse import quote
 
-from .output import write_atomic
+from .files import write_atomic
 
 PREVIEW_UNITS = 8
 PAGES_FOLDER = "_index"  # cannot clash with a job: job names start with a letter or digit

@@ -16,7 +16,7 @@ import os
 import platform
 import time
 
-from .output import write_atomic
+from ..outputs.files import write_atomic
 
 CALIBRATION_STEPS = 16
 CALIBRATION_IMAGES = 8  # at most: a job's own batch may be sized for a bigger machine
@@ -97,11 +97,11 @@ def job_flops(job, network) -> float:
 
 def measure_speed(job, network, device) -> float:
     """GFLOP/s of a few steps of up to 8 images of ``job``, after the step is traced."""
-    from .objectives import Objective
-    from .render import Renderer
+    from ..engine.objectives import Objective
+    from ..engine.renderer import Renderer
     from .plan import balanced_batch_size
     from .runner import batch_size_of
-    from .targets import batch_targets
+    from ..engine.targets import batch_targets
 
     batch_size, _ = batch_size_of(job, network, device)
     images = min(batch_size, CALIBRATION_IMAGES)
