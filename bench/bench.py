@@ -23,6 +23,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))  # its models
 
 import tensorflow as tf  # noqa: E402
 
@@ -35,7 +36,7 @@ from fvcli.engine.objectives import Objective, Term  # noqa: E402
 from fvcli.engine.param import Parameterization  # noqa: E402
 from fvcli.engine.renderer import Renderer, RenderSettings  # noqa: E402
 from fvcli.sweep.runner import RendererCache, SweepRunner  # noqa: E402
-from fvcli.slim_inception import install_in_hub_cache  # noqa: E402
+from support.slim_inception import install_in_hub_cache  # noqa: E402
 from fvcli.config import load_job_file  # noqa: E402
 from fvcli.sweep.plan import plan_job_file  # noqa: E402
 from fvcli.sweep.speed import cpu_name, format_duration, job_flops  # noqa: E402

@@ -1,4 +1,4 @@
-"""Rebuild fvcli/demo_model, the small texture classifier shipped with fvcli.
+"""Rebuild fvcli/models/demo_model, the small texture classifier shipped with fvcli.
 
 Run with `.venv/bin/python scripts/train_demo_model.py`; it takes a few minutes on 2 CPU cores.
 """
@@ -8,8 +8,9 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))  # the network
 
-from fvcli.demo_net import train  # noqa: E402
+from support.demo_net import train  # noqa: E402
 from fvcli.models.loading import DEMO_MODEL_DIR  # noqa: E402
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def demo_network():
 def hub_cache(tmp_path_factory):
     """A TF-Hub cache holding a thin random-weight InceptionV1 under sha1(default handle),
     so the real `hub.load(DEFAULT_HANDLE)` path runs offline."""
-    from fvcli.slim_inception import install_in_hub_cache
+    from support.slim_inception import install_in_hub_cache
 
     cache = str(tmp_path_factory.mktemp("tfhub_cache"))
     install_in_hub_cache(cache, width=0.25)

@@ -9,7 +9,7 @@ import tensorflow as tf
 from click.testing import CliRunner
 
 from fvcli.cli import main
-from fvcli.demo_net import CLASSES, texture
+from support.demo_net import CLASSES, texture
 
 PER_CLASS, SIZE = 4, 64
 JOBS = """\

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from fvcli.cli import main
 from fvcli.models.loading import DEMO_MODEL_DIR
-from fvcli.slim_inception import hub_cache_folder
+from support.slim_inception import hub_cache_folder
 
 
 @pytest.fixture

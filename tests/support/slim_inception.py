@@ -125,5 +125,5 @@ def install_in_hub_cache(cache_dir: str, handle: str = DEFAULT_HANDLE, width: fl
     if not os.path.isdir(folder) or not os.listdir(folder):
         save_slim_inception(folder, width=width, seed=seed)
         with open(folder + ".descriptor.txt", "w", encoding="utf8") as descriptor:
-            descriptor.write(f"Module: {handle}\nBuilt by fvcli.slim_inception (random weights)\n")
+            descriptor.write(f"Module: {handle}\nBuilt by the fvcli tests (random weights)\n")
     return folder

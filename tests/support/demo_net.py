@@ -1,8 +1,8 @@
 """The built-in demo model: a small CNN trained on six synthetic textures.
 
-It ships inside the package (``fvcli/demo_model``, a TF2 SavedModel) so that the demo
-and the tests render offline against a *trained* network whose answers can be checked:
-a class visualisation must be classified as its class. ``scripts/train_demo_model.py``
+The trained model ships inside the package (``fvcli/models/demo_model``, a TF2 SavedModel)
+so that the demo and the tests render offline against a *trained* network whose answers
+can be checked: a class visualisation must be classified as its class. ``scripts/train_demo_model.py``
 rebuilds it from scratch with :func:`train`.
 """
 

@@ -1,0 +1,1 @@
+"""What the tests and the bench build: models, job files, fixtures."""
