@@ -101,7 +101,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, what, data, 
 def test_a_damaged_or_foreign_model_file_is_one_line(tmp_path):
     import shutil
 
-    from fvcli.models.loading import DEMO_MODEL_DIR
+    from fvcli.models.names import DEMO_MODEL_DIR
 
     damaged = tmp_path / "damaged"
     shutil.copytree(DEMO_MODEL_DIR, damaged)

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from conftest import render_units
 from fvcli.cli import main
-from fvcli.models.loading import DEFAULT_HANDLE
+from fvcli.models.names import DEFAULT_HANDLE
 from fvcli.engine.objectives import Objective, Term
 from fvcli.engine.transforms import Transforms
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from fvcli.cli import main
-from fvcli.models.loading import DEMO_MODEL_DIR
+from fvcli.models.names import DEMO_MODEL_DIR
 from support.slim_inception import hub_cache_folder
 
 

@@ -85,7 +85,7 @@ def test_a_middle_channel_renders_and_rises_well_above_its_start(keras_models, n
 def test_caffe_preprocessing_feeds_vgg16_exactly_what_keras_would():
     import keras
 
-    from fvcli.models.loading import _preprocessed
+    from fvcli.models.network import _preprocessed
     from fvcli.models.preprocess import NAMED
 
     images = np.random.default_rng(0).uniform(size=(2, 8, 8, 3)).astype(np.float32)

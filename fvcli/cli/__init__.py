@@ -74,7 +74,8 @@ def _cannot_write(error: OSError, default_path: str) -> None:
 def _load_network(model, table_size=None, where: str = "--model"):
     """The network, or one line naming ``where`` the model was given and exit."""
     _quiet_tensorflow()
-    from ..models.loading import ModelError, load_network
+    from ..models.errors import ModelError
+    from ..models.loading import load_network
 
     try:
         return load_network(model, table_size=table_size)
@@ -204,7 +205,7 @@ def render(job_files, out, model, steps, size, batch_size, seed, precision, devi
 
 
 def _render_checked(checked, device, out, shard, force, quiet, stop) -> None:
-    from ..models.loading import resolve_model_spec
+    from ..models.names import resolve_model_spec
     from ..sweep.runner import OutOfMemory, RendererCache, SweepRunner
 
     label = f"shard {shard}" if shard.count > 1 else "render"
@@ -416,7 +417,9 @@ def fetch(handle):
     TFHUB_CACHE_DIR pointing at the same cache (copy it if they do not share a disk).
     """
     _quiet_tensorflow()
-    from ..models.loading import DEFAULT_HANDLE, ModelError, fetch_to_cache
+    from ..models.errors import ModelError
+    from ..models.loading import fetch_to_cache
+    from ..models.names import DEFAULT_HANDLE
 
     try:
         folder = fetch_to_cache(handle or DEFAULT_HANDLE)

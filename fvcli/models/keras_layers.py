@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from .errors import ModelError
+
 
 def keras_layer_function(model, label: str):
     """(a concrete function from images to [every image-shaped layer's output..., the
@@ -17,7 +19,6 @@ def keras_layer_function(model, label: str):
     import keras
 
     if len(model.inputs) != 1:
-        from .loading import ModelError
         raise ModelError(f"{label}: takes {len(model.inputs)} inputs; fvcli renders models "
                          "with one image input")
     layers = [layer for layer in model.layers if _image_output(layer, keras)]

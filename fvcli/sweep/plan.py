@@ -28,6 +28,7 @@ import numpy as np
 from ..config import (CLASS_KINDS, DIRECTION_KINDS, GroupTerm, JobFile, JobSpec, SpecError, Term,
                      WrittenTerm, describe_terms)
 from ..engine.targets import ImageTarget
+from ..models.errors import ModelError
 
 # Part of every unit's fingerprint. Raised when a change to how images are made changes
 # them (2: the network sees a window of the render size), so that resuming a sweep
@@ -260,8 +261,6 @@ def _grayscale(spec: JobSpec) -> JobSpec:
 
 
 def _layer(path, line, key, network, name, spatial=False):
-    from ..models.loading import ModelError  # the layer table's error; models imports TensorFlow
-
     try:
         layer = network.layer(name)
     except ModelError as error:

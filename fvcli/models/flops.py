@@ -1,0 +1,28 @@
+"""FLOPs of a forward pass, read off a pruned function's graph at a given image size."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from .graph import sub_graph
+
+
+def graph_flops(pruned, input_name: str, size: int, channels: int) -> int:
+    """Multiply-adds x 2 of the convolutions and matrix products that ``pruned`` (a pruned
+    graph function) computes for one ``size`` x ``size`` image of ``channels`` channels."""
+    wanted = sub_graph(pruned.graph.as_graph_def(),
+                       [tensor.op.name for tensor in pruned.outputs])
+    keep = {node.name for node in wanted.node}
+    with tf.Graph().as_default() as fixed:
+        images = tf.compat.v1.placeholder(tf.float32, [1, size, size, channels])
+        tf.graph_util.import_graph_def(wanted, input_map={input_name + ":0": images}, name="")
+    total = 0
+    for op in fixed.get_operations():
+        if op.name not in keep or op.type not in ("Conv2D", "MatMul"):
+            continue
+        out, kernel = op.outputs[0].shape, op.inputs[1].shape
+        if op.type == "Conv2D":
+            total += 2 * out[1] * out[2] * out[3] * kernel[0] * kernel[1] * kernel[2]
+        else:
+            total += 2 * out[-1] * kernel[0]
+    return int(total)

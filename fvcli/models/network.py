@@ -1,0 +1,176 @@
+"""A frozen network and the pruned forward functions that renders differentiate.
+
+The network's graph is pruned, for each render, down to exactly the tensors the objectives
+ask for, so that rendering Mixed_4b never pays for Mixed_5c.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import tensorflow as tf
+
+from ..config import LOGITS
+from .errors import ModelError
+from .flops import graph_flops
+from .graph import prune
+from .layer_table import Layer
+from .preprocess import Preprocess
+
+@dataclass
+class Network:
+    """A frozen network: its layer table, and pruned forward functions on demand."""
+
+    description: str
+    fingerprint: str
+    graph_def: tf.compat.v1.GraphDef
+    input_name: str
+    native_size: int | None
+    preprocess: Preprocess          # from fvcli's [0, 1] RGB to what the network expects
+    layers: list[Layer]
+    table_size: int = 224           # image size the layer table's shapes are given at
+    input_channels: int = 3         # 3 (RGB) or 1 (grayscale)
+    _forward_cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def logits(self) -> Layer:
+        return self.layer(LOGITS)
+
+    def top_level_layers(self) -> list[Layer]:
+        """Layers that are not inside another layer's scope (Mixed_4b, not its branches)."""
+        names = {layer.name for layer in self.layers}
+        return [layer for layer in self.layers
+                if not any(layer.name.startswith(other + "/") for other in names)]
+
+    def layer(self, name: str) -> Layer:
+        """Find a layer by exact name, Distill alias, or unique name suffix."""
+        by_name = {layer.name: layer for layer in self.layers}
+        if name in by_name:
+            return by_name[name]
+        for layer in self.layers:
+            if layer.alias == name:
+                return layer
+        matches = [layer for layer in self.layers if layer.name.endswith("/" + name)
+                   or layer.tensor.split(":")[0].endswith("/" + name)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise ModelError(f"layer '{name}' is ambiguous: it matches "
+                             + ", ".join(m.name for m in matches[:5]))
+        close = [layer.name for layer in self.top_level_layers()
+                 if name.lower()[:5] in layer.name.lower()][:6]
+        hint = "; close: " + ", ".join(close) if close else ""
+        raise ModelError(f"no layer '{name}' in {self.description} (see `fvcli layers`){hint}")
+
+    def activation_bytes(self, layer_names, size: int) -> int:
+        """Float32 bytes of one image's activations on the way to the deepest of
+        ``layer_names`` at ``size`` px: every ReLU and concat output up to it. A rough
+        measure of the memory an image costs, for choosing batch sizes."""
+        deepest = max(self.layers.index(self.layer(name)) for name in layer_names)
+        scale = (size / self.table_size) ** 2
+        elements = 0.0
+        for layer in self.layers[:deepest + 1]:
+            if all(d > 0 for d in layer.shape):
+                elements += math.prod(layer.shape) * (scale if layer.is_spatial else 1.0)
+        return int(elements * 4)
+
+    def forward_flops(self, layer_name: str, size: int) -> int:
+        """Multiply-adds x 2 of the convolutions and matrix products from the image to
+        ``layer_name`` for one ``size`` px image (or the model's own size, where it resizes
+        to it), read off the graph's static shapes. What a unit of that layer costs."""
+        key = ("flops", layer_name, size)
+        if key not in self._forward_cache:
+            self._forward_cache[key] = self.forward((layer_name,), (), size).flops()
+        return self._forward_cache[key]
+
+    def spatial_size(self, layer_name: str, size: int) -> tuple[int, int]:
+        """Height and width of a layer's map for ``size`` px images."""
+        probe = self.forward((layer_name,), (), size)(
+            tf.zeros([1, size, size, self.input_channels]))
+        return tuple(probe[layer_name].shape[1:3])
+
+    def forward(self, layer_names: tuple[str, ...], with_pre_activation: tuple[str, ...],
+                size: int) -> "Forward":
+        """A differentiable function from [batch, size, size, 3] images in [0, 1] to the
+        named layers' activations (and, for ``with_pre_activation``, their pre-ReLU values)."""
+        key = (tuple(layer_names), tuple(with_pre_activation), size)
+        if key not in self._forward_cache:
+            self._forward_cache[key] = Forward(self, layer_names, with_pre_activation, size)
+        return self._forward_cache[key]
+
+
+class Forward:
+    """Images in [0, 1] -> {layer name: activation, "<name>/pre": pre-activation}.
+
+    Differentiate it with ``tf.gradients`` inside a ``tf.function``: the pruned network is
+    an imported graph function, which a ``tf.GradientTape`` does not record."""
+
+    def __init__(self, network: Network, layer_names, with_pre_activation, size: int):
+        self.network = network
+        # A layer wanted with its pre-activation, whose activation is the ReLU of it, is
+        # computed from it: fetching both from the network costs two gradient paths.
+        self._from_pre = [name for name in layer_names
+                          if name in with_pre_activation and network.layer(name).relu_of_pre]
+        self._outputs: list[tuple[str, tuple[str, ...]]] = []
+        for name in layer_names:
+            if name not in self._from_pre:
+                self._outputs.append((name, (network.layer(name).tensor,)))
+        for name in with_pre_activation:
+            self._outputs.append((name + "/pre", network.layer(name).pre_activation))
+        fetches = [tensor for _, tensors in self._outputs for tensor in tensors]
+        self._pruned = prune(network.graph_def, network.input_name, fetches)
+        self.size = size
+        self._feed_size = size
+        if not self._accepts(size):
+            if network.native_size is None or not self._accepts(network.native_size):
+                raise ModelError(f"{network.description} cannot compute "
+                                 f"{', '.join(layer_names)} on {size}px images")
+            self._feed_size = network.native_size
+
+    def _accepts(self, size: int) -> bool:
+        try:
+            self._pruned(tf.zeros([1, size, size, self.network.input_channels]))
+            return True
+        except (tf.errors.InvalidArgumentError, ValueError):
+            return False
+
+    @property
+    def feed_size(self) -> int:
+        """The size the network is fed (the render size, or the model's fixed size)."""
+        return self._feed_size
+
+    @property
+    def resizes(self) -> bool:
+        """True when images are resized to the model's fixed input size before the network."""
+        return self._feed_size != self.size
+
+    def flops(self) -> int:
+        """Multiply-adds x 2 of the convolutions and matrix products of one image."""
+        return graph_flops(self._pruned, self.network.input_name, self._feed_size,
+                           self.network.input_channels)
+
+    def __call__(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        if images.shape[1] != self._feed_size:
+            images = tf.image.resize(images, [self._feed_size, self._feed_size])
+        values = self._pruned(_preprocessed(images, self.network.preprocess))
+        result, position = {}, 0
+        for name, tensors in self._outputs:
+            parts = values[position:position + len(tensors)]
+            position += len(tensors)
+            result[name] = parts[0] if len(parts) == 1 else tf.concat(parts, axis=-1)
+        for name in self._from_pre:
+            result[name] = tf.nn.relu(result[name + "/pre"])
+        return result
+
+
+def _preprocessed(images: tf.Tensor, preprocess: Preprocess) -> tf.Tensor:
+    """Images in [0, 1], RGB -> the network's input (see :mod:`fvcli.preprocess`)."""
+    values = images * preprocess.scale
+    if preprocess.bgr:
+        values = values[..., ::-1]
+    mean = tf.constant(preprocess.mean, values.dtype)
+    std = tf.constant(preprocess.std, values.dtype)
+    return (values - mean) / std
+
+
