@@ -35,11 +35,13 @@ from fvcli.models.loading import load_network  # noqa: E402
 from fvcli.engine.objectives import Objective, Term  # noqa: E402
 from fvcli.engine.param import Parameterization  # noqa: E402
 from fvcli.engine.renderer import Renderer, RenderSettings  # noqa: E402
-from fvcli.sweep.runner import RendererCache, SweepRunner  # noqa: E402
+from fvcli.engine.renderer import RendererCache  # noqa: E402
+from fvcli.sweep.runner import SweepRunner  # noqa: E402
 from support.slim_inception import install_in_hub_cache  # noqa: E402
 from fvcli.config import load_job_file  # noqa: E402
 from fvcli.sweep.plan import plan_job_file  # noqa: E402
-from fvcli.sweep.speed import cpu_name, format_duration, job_flops  # noqa: E402
+from fvcli.engine.cost import job_flops  # noqa: E402
+from fvcli.sweep.speed import cpu_name, format_duration  # noqa: E402
 from fvcli.engine.transforms import Transforms  # noqa: E402
 
 LAYER, SIZE = "Mixed_4b", 128

@@ -136,7 +136,8 @@ def test_a_render_records_its_speed_and_validate_estimates_from_it(tmp_path, mon
                                                                     demo_network):
     from fvcli.config import load_job_file
     from fvcli.sweep.plan import plan_job_file
-    from fvcli.sweep.speed import job_flops, speeds_path
+    from fvcli.engine.cost import job_flops
+    from fvcli.sweep.speed import speeds_path
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     jobs = write_jobs(tmp_path)

@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 from fvcli.outputs.files import grid_shape, make_grid
 from fvcli.engine.param import Parameterization
 from fvcli.config import parse_indices
-from fvcli.sweep.plan import (LARGEST_AUTO_BATCH, MEMORY_PER_ACTIVATION_BYTE, MEMORY_SHARE,
-                         auto_batch_size, balanced_batch_size)
+from fvcli.engine.memory import (LARGEST_AUTO_BATCH, MEMORY_PER_ACTIVATION_BYTE, MEMORY_SHARE,
+                                 auto_batch_size)
+from fvcli.sweep.shards import balanced_batch_size
 from fvcli.engine.transforms import Transforms, hash_uniform, resample
 
 

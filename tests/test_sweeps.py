@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from fvcli.cli import main
 from fvcli.config import load_job_file
-from fvcli.sweep.plan import Shard, plan_job_file, shard_units
+from fvcli.sweep.plan import plan_job_file
+from fvcli.sweep.shards import Shard, shard_units
 from sweep_helpers import assert_units_whole, check_index, records, write_job_file
 
 

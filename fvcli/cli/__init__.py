@@ -206,7 +206,9 @@ def render(job_files, out, model, steps, size, batch_size, seed, precision, devi
 
 def _render_checked(checked, device, out, shard, force, quiet, stop) -> None:
     from ..models.names import resolve_model_spec
-    from ..sweep.runner import OutOfMemory, RendererCache, SweepRunner
+    from ..engine.memory import OutOfMemory
+    from ..engine.renderer import RendererCache
+    from ..sweep.runner import SweepRunner
 
     label = f"shard {shard}" if shard.count > 1 else "render"
     done = shard_total = skipped = 0
@@ -246,7 +248,7 @@ def _render_checked(checked, device, out, shard, force, quiet, stop) -> None:
 def _shard(option: str | None):
     """The shard to render, from --shard or from a Slurm array's variables, and a line
     saying where it came from."""
-    from ..sweep.plan import Shard
+    from ..sweep.shards import Shard
 
     if option:
         try:
@@ -293,7 +295,7 @@ def _already_running(lock, job_files, out) -> None:
 def _check_hardware(device_name, checked):
     """The device to render on, after checking every job's precision against it."""
     from ..engine.hardware import HardwareError, resolve_device, resolve_precision
-    from ..sweep.runner import memory_problem
+    from ..engine.memory import memory_problem
 
     try:
         device = resolve_device(device_name)
@@ -327,7 +329,8 @@ def validate(job_files, model, estimate):
     time it would take) and exits 0, or prints every problem it finds, one per line as
     FILE:LINE: KEY: what is wrong, and exits 2.
     """
-    from ..sweep.speed import format_duration, job_flops
+    from ..engine.cost import job_flops
+    from ..sweep.speed import format_duration
 
     checked = _load_checked(job_files, model, {}, all_errors=True)
     speeds = _speeds(checked) if estimate else {}
@@ -354,7 +357,9 @@ def _speeds(checked) -> dict:
     this machine with the same model, device and precision, else measured now on the job
     of that model and precision with the most work."""
     from ..engine.hardware import HardwareError, resolve_device, resolve_precision
-    from ..sweep.speed import job_flops, measure_speed, record_speed, recorded_speed, speed_key
+    from ..engine.cost import job_flops
+    from ..sweep.runner import measure_speed
+    from ..sweep.speed import record_speed, recorded_speed, speed_key
 
     device = resolve_device("auto")
     groups: dict[str, list] = {}  # speed key -> [(job, network, precision)]
@@ -457,7 +462,8 @@ def examples(job_file, images, top, crop, out, model, batch_size):
     limited by memory.
     """
     ((_job_file, jobs, network, _model),) = _load_checked([job_file], model, {})
-    from ..engine.scoring import UnitScorer, score_folder, write_examples
+    from ..engine.scoring import UnitScorer, score_folder, thumbnail
+    from ..outputs.examples import write_examples
 
     plans = []
     chosen = jobs if images else [job for job in jobs if job.spec.examples]
@@ -484,7 +490,7 @@ def examples(job_file, images, top, crop, out, model, batch_size):
             run = score_folder(scorer, folder, len(job.units), k, batch_size, warn)
             scored_on = "pre-activation" if scorer.on_pre_activation else "activation"
             path = write_examples(job, run, folder, os.path.join(out, job.name), crop_images,
-                                  scored_on)
+                                  scored_on, thumbnail)
             click.echo(f"{path} ({len(run.paths)} images scored, {len(run.skipped)} skipped)")
         _show_in_index(out)
     except OSError as error:

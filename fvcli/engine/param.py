@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..config.settings import ParamSpec
+from ..images import rgb_floats
 
 # Square root of ImageNet's colour covariance (rows: R, G, B), from Lucid.
 COLOR_CORRELATION_SQRT = np.array(
@@ -71,7 +72,7 @@ class Parameterization(ParamSpec):
     def from_image(self, pixels: np.ndarray) -> np.ndarray:
         """The parameters whose image is ``pixels`` (any size, grey or RGB, uint8 or floats
         in [0, 1]), resized to this size: the inverse of :meth:`to_image`."""
-        image = _rgb_floats(pixels)
+        image = rgb_floats(pixels)
         if self.channels == 1:
             image = image.mean(axis=-1, keepdims=True)
         if image.shape[:2] != (self.size, self.size):
@@ -98,17 +99,3 @@ def _mix_colours(values: tf.Tensor, axis: int) -> tf.Tensor:
         terms = [float(weight) * channel for weight, channel in zip(row, channels) if weight]
         mixed.append(tf.add_n(terms))
     return tf.stack(mixed, axis=axis)
-
-
-def _rgb_floats(pixels: np.ndarray) -> np.ndarray:
-    """[h, w] or [h, w, 1|3|4] pixels, integers or floats -> [h, w, 3] floats in [0, 1]."""
-    image = np.asarray(pixels)
-    scale = 255.0 if image.dtype == np.uint8 else (65535.0 if image.dtype == np.uint16 else 1.0)
-    image = image.astype(np.float64) / scale
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.shape[-1] == 4:
-        image = image[..., :3]
-    if image.shape[-1] == 1:
-        image = np.repeat(image, 3, axis=-1)
-    return image

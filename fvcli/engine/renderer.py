@@ -15,6 +15,7 @@ work.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -218,3 +219,25 @@ def _adam_update(params, first_moment, second_moment, gradient, healthy, step, l
     step_size = learning_rate * tf.sqrt(1 - ADAM_BETA2 ** t) / (1 - ADAM_BETA1 ** t) * healthy
     updated = params - step_size * first_moment / (tf.sqrt(second_moment) + ADAM_EPSILON)
     return updated, first_moment, second_moment
+
+
+class RendererCache:
+    """One renderer per (objective, settings, batch size) on one device: jobs of the same
+    shape share a traced step instead of tracing again."""
+
+    def __init__(self, network, device: Device):
+        self.network = network
+        self.device = device
+        self._renderers: dict = {}
+
+    def get(self, job, batch_size: int, steps: int | None = None) -> Renderer:
+        """The renderer for ``job``'s shape (a planned job: its terms, group terms, images
+        per unit and settings) at ``batch_size`` images, optionally for other ``steps``."""
+        objective = Objective(job.terms, job.group_terms, job.images_per_unit)
+        settings = job.settings if steps is None else dataclasses.replace(job.settings,
+                                                                           steps=steps)
+        key = (objective, settings, batch_size)
+        if key not in self._renderers:
+            self._renderers[key] = Renderer(self.network, objective, settings, batch_size,
+                                            self.device)
+        return self._renderers[key]

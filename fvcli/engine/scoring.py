@@ -1,4 +1,5 @@
-"""Dataset examples: the images of a folder that most and least activate each unit.
+"""Dataset examples: scoring the images of a folder on every unit of a job, to find those
+that most and least activate each unit.
 
 The folder is streamed: images are decoded a batch at a time, every unit of a job is
 scored in the same forward pass, and per unit only running extremes are kept (the top
@@ -10,7 +11,6 @@ since negative and slightly negative examples exist only before the ReLU.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 
@@ -18,9 +18,7 @@ import imageio.v3 as iio
 import numpy as np
 import tensorflow as tf
 
-from ..outputs.files import make_row, write_atomic, write_png
-from .param import _rgb_floats
-from ..sweep.plan import PlannedJob
+from ..images import rgb_floats, to_uint8
 
 KINDS = ("top", "slightly_positive", "slightly_negative", "bottom")
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -40,6 +38,8 @@ def image_paths(folder: str):
 class Extremes:
     """Per unit, the running K examples of each kind: a score, an image number and the
     position of the unit's strongest response in the image (for crops)."""
+
+    kinds = KINDS
 
     def __init__(self, units: int, k: int):
         self.k = k
@@ -87,7 +87,7 @@ def _sort_key(kind: str, scores: np.ndarray) -> np.ndarray:
 class UnitScorer:
     """Scores a batch of images on every unit of a job in one forward pass."""
 
-    def __init__(self, network, job: PlannedJob, size: int):
+    def __init__(self, network, job, size: int):
         term = job.terms[0]
         if len(job.terms) != 1 or term.kind not in SUPPORTED or job.images_per_unit != 1:
             raise ValueError(f"dataset examples need a job with one channel, neuron, "
@@ -156,7 +156,7 @@ class ExampleRun:
 def load_image(path: str, size: int, channels: int = 3) -> np.ndarray:
     """An image file as [size, size, channels] floats in [0, 1] (grey for one channel);
     raises on anything unreadable."""
-    image = _rgb_floats(iio.imread(path))
+    image = rgb_floats(iio.imread(path))
     if image.ndim != 3 or min(image.shape[:2]) < 1:
         raise ValueError(f"not a single image (shape {image.shape})")
     if channels == 1:
@@ -195,32 +195,10 @@ def _scored(scorer: UnitScorer, batch, numbers):
     return scores, np.asarray(numbers), highest, lowest
 
 
-def write_examples(job: PlannedJob, run: ExampleRun, folder: str, job_folder: str,
-                   crop: bool, scored_on: str) -> str:
-    """examples.json and examples/<unit>.png (a row per kind) in ``job_folder``."""
-    entries = []
-    for number, unit in enumerate(job.units):
-        entry = {key: value for key, value in unit.record().items()
-                 if key in ("layer", "channel", "class", "direction", "description")}
-        rows = []
-        for kind in KINDS:
-            found = run.extremes.of_unit(number, kind)
-            entry[kind] = [{"image": os.path.relpath(run.paths[image], folder),
-                            "score": score} for score, image, _ in found]
-            rows.append([_thumbnail(run.paths[image], position if crop else None)
-                         for _, image, position in found])
-        entry["grid"] = f"examples/{unit.file_stem}.png"
-        entries.append(entry)
-        _write_rows(os.path.join(job_folder, entry["grid"]), rows, run.extremes.k)
-    record = {"images": os.path.abspath(folder), "scored_on": scored_on, "top": run.extremes.k,
-              "crop": crop, "rows": list(KINDS), "units": entries, "skipped": run.skipped}
-    path = os.path.join(job_folder, "examples.json")
-    write_atomic(path, (json.dumps(record, indent=2) + "\n").encode("utf8"))
-    return path
-
-
-def _thumbnail(path: str, position) -> np.ndarray:
-    image = _rgb_floats(iio.imread(path))
+def thumbnail(path: str, position) -> np.ndarray:
+    """A small uint8 copy of the image at ``path``; with a ``position`` (fractions of the
+    image side), of the window of half the image around it."""
+    image = rgb_floats(iio.imread(path))
     if position is not None:  # a window of half the image around the strongest response
         height, width = image.shape[:2]
         side = max(1, min(height, width) // 2)
@@ -228,10 +206,4 @@ def _thumbnail(path: str, position) -> np.ndarray:
         left = int(np.clip(position[1] * width - side / 2, 0, width - side))
         image = image[top:top + side, left:left + side]
     small = tf.image.resize(image[None], [THUMBNAIL, THUMBNAIL], antialias=True)[0]
-    return np.clip(np.round(small.numpy() * 255), 0, 255).astype(np.uint8)
-
-
-def _write_rows(path: str, rows, k: int) -> None:
-    blank = np.full((THUMBNAIL, THUMBNAIL, 3), 224, np.uint8)
-    lines = [make_row([*row, *[blank] * (k - len(row))]) for row in rows]
-    write_png(path, make_row(lines, axis=0))
+    return to_uint8(small.numpy())

@@ -18,6 +18,8 @@ import zlib
 import imageio.v3 as iio
 import numpy as np
 
+from ..images import to_uint8
+
 GRID_GAP = 2
 GRID_BACKGROUND = 255
 MISSING_TILE = 224  # light grey where a unit of the grid is not rendered yet
@@ -74,11 +76,6 @@ def create_atomic(path: str, data: bytes) -> bool:
         return False
     finally:
         os.unlink(temporary)
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """[h, w, 3] floats in [0, 1] -> uint8."""
-    return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
 
 
 def write_png(path: str, image: np.ndarray) -> None:

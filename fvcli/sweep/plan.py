@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import math
 import zlib
 from dataclasses import dataclass, field, replace
 
@@ -337,78 +336,3 @@ def _check_position(path, line, key, position, network, layer, size):
         raise SpecError(path, line, f"{key}.position",
                         f"[{y}, {x}] is outside {layer.name}'s {height}x{width} map at "
                         f"{size}px; expected y < {height} and x < {width}")
-
-
-# ----------------------------------------------------------------------------- shards
-
-
-@dataclass(frozen=True)
-class Shard:
-    """Part ``index`` (1 to ``count``) of a file's units."""
-
-    index: int = 1
-    count: int = 1
-
-    def __str__(self) -> str:
-        return f"{self.index}/{self.count}"
-
-    @classmethod
-    def parse(cls, text: str) -> "Shard":
-        """'2/8' -> Shard(2, 8); ValueError with a reason otherwise."""
-        parts = text.split("/")
-        if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
-            raise ValueError(f"{text!r} is not I/N, e.g. 2/8")
-        index, count = int(parts[0]), int(parts[1])
-        if not 1 <= index <= count:
-            raise ValueError(f"shard {index}/{count}: I must be from 1 to N")
-        return cls(index, count)
-
-
-def shard_units(units: list[Unit], shard: Shard, cost) -> list[Unit]:
-    """The units of ``shard``: the file's units in order, cut into ``shard.count`` runs of
-    about equal total ``cost(unit)``. A unit goes to the shard where the middle of its cost
-    falls, so every unit is in exactly one shard and shards differ by at most one unit's
-    cost. Runs keep a job's units together, so a shard traces few step functions."""
-    if shard.count == 1:
-        return list(units)
-    costs = [max(float(cost(unit)), 1e-9) for unit in units]
-    total = sum(costs)
-    chosen, before = [], 0.0
-    for unit, unit_cost in zip(units, costs):
-        middle = (before + unit_cost / 2) / total
-        if min(int(middle * shard.count), shard.count - 1) == shard.index - 1:
-            chosen.append(unit)
-        before += unit_cost
-    return chosen
-
-
-# ----------------------------------------------------------------------------- batches
-
-# An image in flight holds its activations, their pre-ReLU values and their gradients,
-# plus the workspace of the convolutions: about this many times the forward activations
-# (measured by `make bench` as peak RSS per image on InceptionV1 up to Mixed_4b).
-MEMORY_PER_ACTIVATION_BYTE = 4
-# Use at most this share of the free memory, leaving room for the model and the rest.
-MEMORY_SHARE = 0.5
-# Beyond these batches throughput stops rising (CPU: measured by `make bench`).
-LARGEST_AUTO_BATCH = {"cpu": 32, "gpu": 256}
-
-
-def balanced_batch_size(units: int, batch_size: int) -> int:
-    """The smallest batch size that covers ``units`` in as many batches as ``batch_size``
-    would: 20 units at batch 16 run as 2 x 10, not 16 + 4 padded to 16."""
-    batches = math.ceil(units / batch_size)
-    return math.ceil(units / batches)
-
-
-def auto_batch_size(activation_bytes: int, available_bytes: int, device_kind: str) -> int:
-    """The batch size ``batch_size: auto`` picks: as many images as fit in a share of the
-    device's free memory, at most where throughput stops rising."""
-    per_image = max(1, activation_bytes * MEMORY_PER_ACTIVATION_BYTE)
-    fits = int(available_bytes * MEMORY_SHARE // per_image)
-    return max(1, min(fits, LARGEST_AUTO_BATCH[device_kind]))
-
-
-def batches_of(units: list[Unit], size: int) -> list[list[Unit]]:
-    """Consecutive batches of ``size`` units; the caller pads the last one."""
-    return [units[i:i + size] for i in range(0, len(units), size)]

@@ -17,78 +17,23 @@ import numpy as np
 import tensorflow as tf
 
 from .. import __version__
-from ..outputs.collect import collect, read_job
-from ..engine.hardware import Device, available_memory
-from ..engine.objectives import Objective
-from ..outputs.files import make_row, to_uint8
-from .plan import (MEMORY_PER_ACTIVATION_BYTE, PlannedJob, Shard, Unit, auto_batch_size,
-                   balanced_batch_size, batches_of, shard_units)
+from ..engine.cost import batch_speed, unit_cost
+from ..engine.memory import OutOfMemory, batch_size_of, out_of_memory_message
 from ..engine.param import Parameterization
-from .progress import Progress, format_seconds
-from ..engine.renderer import Renderer, RenderStopped
-from .speed import batch_speed, forward_flops, record_speed, speed_key
+from ..engine.renderer import Renderer, RendererCache, RenderStopped
 from ..engine.targets import batch_targets
+from ..outputs.collect import collect, read_job
+from ..images import to_uint8
+from ..outputs.files import make_row
 from ..outputs.store import JobStore
+from .plan import PlannedJob, Unit
+from .progress import Progress, format_seconds
+from .shards import Shard, balanced_batch_size, batches_of, shard_units
+from .speed import record_speed, speed_key
 
-
-class RendererCache:
-    """One renderer per (objective, settings, batch size) on one device: jobs of the same
-    shape share a traced step instead of tracing again."""
-
-    def __init__(self, network, device: Device):
-        self.network = network
-        self.device = device
-        self._renderers: dict = {}
-
-    def get(self, job: PlannedJob, batch_size: int) -> Renderer:
-        objective = Objective(job.terms, job.group_terms, job.images_per_unit)
-        key = (objective, job.settings, batch_size)
-        if key not in self._renderers:
-            self._renderers[key] = Renderer(self.network, objective, job.settings, batch_size,
-                                            self.device)
-        return self._renderers[key]
-
-
-def batch_size_of(job: PlannedJob, network, device: Device) -> tuple[int, str | None]:
-    """The number of images ``job`` renders at once, and for ``batch_size: auto`` a line
-    saying how it was chosen."""
-    if job.spec.batch_size != "auto":
-        return job.spec.batch_size, None
-    size = job.settings.size
-    per_image = network.activation_bytes([term.layer for term in job.terms], size)
-    available = available_memory(device)
-    chosen = auto_batch_size(per_image, available, device.kind)
-    note = (f"batch_size auto -> {chosen} (about {per_image / 2**20:.0f} MiB of "
-            f"activations per image at {size}px; {available / 2**30:.1f} GiB free on "
-            f"{device.name.strip('/')})")
-    return chosen, note
-
-
-def image_memory(job: PlannedJob, network) -> int:
-    """Estimated bytes one image of ``job`` holds while rendering: its activations at the
-    size the network sees, times the factor measured for gradients and workspace."""
-    return (network.activation_bytes([term.layer for term in job.terms], job.settings.size)
-            * MEMORY_PER_ACTIVATION_BYTE)
-
-
-def memory_problem(job: PlannedJob, network, device: Device) -> str | None:
-    """Why ``job`` cannot fit in the device's memory at its batch size and image size (by
-    the same estimate that batch_size: auto uses), or None."""
-    per_image = image_memory(job, network)
-    requested = 1 if job.spec.batch_size == "auto" else job.spec.batch_size
-    images = max(job.images_per_unit, min(requested, len(job.units) * job.images_per_unit))
-    available = available_memory(device)
-    if per_image * images <= available:
-        return None
-    return (f"a batch of {images} image(s) at {job.settings.size}px needs about "
-            f"{per_image * images / 2**30:.1f} GiB (estimated), and {available / 2**30:.1f} "
-            f"GiB is free on {device.name.strip('/')}; lower batch_size or size")
-
-
-def unit_cost(job: PlannedJob, network) -> float:
-    """Estimated cost of one unit of ``job``: FLOPs of a forward pass to its deepest layer
-    at the size the network sees, times its steps."""
-    return forward_flops(job, network) * job.settings.steps
+# validate's measure of a speed no render has recorded yet
+CALIBRATION_STEPS = 16
+CALIBRATION_IMAGES = 8  # at most: a job's own batch may be sized for a bigger machine
 
 
 @dataclass
@@ -240,17 +185,6 @@ class SweepRunner:
         return "weakened" if record.get("diversity_weakened") else "done"
 
 
-class OutOfMemory(RuntimeError):
-    """A batch did not fit in memory even at half its size; ``str()`` is the line to show."""
-
-
-def out_of_memory_message(job: PlannedJob, network, images: int, device: Device) -> str:
-    per_image = image_memory(job, network)
-    return (f"{job.name}: out of memory rendering a batch of {images} image(s) at "
-            f"{job.settings.size}px on {device.name.strip('/')} (estimated "
-            f"{per_image * images / 2**30:.1f} GiB); lower --batch-size or the size")
-
-
 def failure_record(unit: Unit, step: int) -> dict:
     """The record of a unit whose numbers went NaN or infinite: no PNG, the reason."""
     return {**unit.record(), "stem": unit.file_stem, "fingerprint": unit.fingerprint,
@@ -326,3 +260,16 @@ def _term_record(term, network, job: PlannedJob) -> dict:
     if term.position:
         record["position"] = list(term.position)
     return record
+
+
+def measure_speed(job: PlannedJob, network, device) -> float:
+    """GFLOP/s of a few steps of up to 8 images of ``job``, after the step is traced."""
+    batch_size, _ = batch_size_of(job, network, device)
+    images = min(batch_size, CALIBRATION_IMAGES)
+    units = balanced_batch_size(len(job.units), max(1, images // job.images_per_unit))
+    renderer = RendererCache(network, device).get(job, units * job.images_per_unit,
+                                                  steps=CALIBRATION_STEPS)
+    renderer.warm_up()
+    result = renderer.render(batch_targets(job.units[:units], renderer.batch_size))
+    return batch_speed(job, network, renderer.batch_size * result.timed_steps,
+                       result.steps_seconds)

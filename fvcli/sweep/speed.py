@@ -10,17 +10,12 @@ measures a speed first when none is recorded.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import platform
 import time
 
 from ..outputs.files import write_atomic
-
-CALIBRATION_STEPS = 16
-CALIBRATION_IMAGES = 8  # at most: a job's own batch may be sized for a bigger machine
-
 
 def speeds_path() -> str:
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -76,48 +71,6 @@ def record_speed(key: str, gflop_per_s: float, how: str) -> None:
         write_atomic(speeds_path(), json.dumps(speeds, indent=1).encode())
     except OSError:
         pass
-
-
-def forward_flops(job, network) -> float:
-    """FLOPs of a forward pass of one image to ``job``'s deepest layer, at its size."""
-    return float(max(network.forward_flops(term.layer, job.settings.size)
-                     for term in job.terms))
-
-
-def image_step_flops(job, network) -> float:
-    """FLOPs of one image-step of ``job``: forward to its deepest layer and back."""
-    return 2.0 * forward_flops(job, network)
-
-
-def job_flops(job, network) -> float:
-    """FLOPs of rendering every image of ``job``."""
-    images = len(job.units) * job.images_per_unit
-    return images * job.settings.steps * image_step_flops(job, network)
-
-
-def measure_speed(job, network, device) -> float:
-    """GFLOP/s of a few steps of up to 8 images of ``job``, after the step is traced."""
-    from ..engine.objectives import Objective
-    from ..engine.renderer import Renderer
-    from .plan import balanced_batch_size
-    from .runner import batch_size_of
-    from ..engine.targets import batch_targets
-
-    batch_size, _ = batch_size_of(job, network, device)
-    images = min(batch_size, CALIBRATION_IMAGES)
-    units = balanced_batch_size(len(job.units), max(1, images // job.images_per_unit))
-    renderer = Renderer(network, Objective(job.terms, job.group_terms, job.images_per_unit),
-                        dataclasses.replace(job.settings, steps=CALIBRATION_STEPS),
-                        units * job.images_per_unit, device)
-    renderer.warm_up()
-    result = renderer.render(batch_targets(job.units[:units], renderer.batch_size))
-    return batch_speed(job, network, renderer.batch_size * result.timed_steps,
-                       result.steps_seconds)
-
-
-def batch_speed(job, network, image_steps: int, seconds: float) -> float:
-    """GFLOP/s of ``image_steps`` of ``job`` done in ``seconds``."""
-    return image_steps * image_step_flops(job, network) / max(seconds, 1e-9) / 1e9
 
 
 def format_duration(seconds: float) -> str:

@@ -1,0 +1,25 @@
+"""Conversions between the images fvcli computes (floats in [0, 1]) and the pixels files
+hold (uint8, 16-bit, grey or with alpha). No TensorFlow."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """[h, w, 3] floats in [0, 1] -> uint8."""
+    return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
+
+
+def rgb_floats(pixels: np.ndarray) -> np.ndarray:
+    """[h, w] or [h, w, 1|3|4] pixels, integers or floats -> [h, w, 3] floats in [0, 1]."""
+    image = np.asarray(pixels)
+    scale = 255.0 if image.dtype == np.uint8 else (65535.0 if image.dtype == np.uint16 else 1.0)
+    image = image.astype(np.float64) / scale
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.shape[-1] == 4:
+        image = image[..., :3]
+    if image.shape[-1] == 1:
+        image = np.repeat(image, 3, axis=-1)
+    return image
