@@ -17,7 +17,7 @@ import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from ..config import LOGITS
-from .errors import ModelError
+from .errors import ModelError, ModelUnavailable
 from .graph import import_at_size, through_identities, without_grouped_conv_calls
 from .keras_layers import keras_layer_function
 from .layer_table import Layer, find_layers, named_layer_table
@@ -94,11 +94,11 @@ def fetch_to_cache(handle: str) -> str:
         return hub.resolve(handle)
     except Exception as error:  # urllib and tf.errors both surface here; all mean "no model"
         cache = os.environ.get("TFHUB_CACHE_DIR", "the default TF-Hub cache")
-        raise ModelError(
+        raise ModelUnavailable(
             f"cannot load {handle}: it is not in {cache} and the network is unreachable "
             f"({type(error).__name__}). Run `fvcli model fetch` on a connected machine and "
-            f"point TFHUB_CACHE_DIR at that cache, or pass --model PATH to a local SavedModel",
-            exit_code=1) from None
+            "point TFHUB_CACHE_DIR at that cache, or pass --model PATH to a local "
+            "SavedModel") from None
 
 
 @dataclass

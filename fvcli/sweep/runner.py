@@ -47,6 +47,38 @@ class RunReport:
     stopped: bool = False
     grids: list[str] = field(default_factory=list)
 
+    def add(self, other: "RunReport") -> None:
+        """Count ``other``'s run (of another job file) into this one."""
+        self.shard_units += other.shard_units
+        self.rendered += other.rendered
+        self.skipped += other.skipped
+        self.failed += other.failed
+        self.stopped = self.stopped or other.stopped
+        self.grids += other.grids
+
+
+def render_prepared(prepared, device, out_dir: str, shard: Shard, force: bool, quiet: bool,
+                    should_stop, on_grid) -> RunReport:
+    """Render ``shard`` of the units of every prepared job file into ``out_dir`` on
+    ``device``, one file after another, until done or stopped; ``on_grid(path)`` hears of
+    each job grid written. Returns what the run did, over all files."""
+    from ..models.names import resolve_model_spec
+
+    label = f"shard {shard}" if shard.count > 1 else "render"
+    total = RunReport()
+    for file in prepared:
+        record = {"source": file.network.description, "fingerprint": file.network.fingerprint,
+                  "spec": resolve_model_spec(file.model)}
+        runner = SweepRunner(RendererCache(file.network, device), out_dir, record,
+                             should_stop=should_stop, quiet=quiet)
+        report = runner.run(file.jobs, shard, force=force, label=label)
+        total.add(report)
+        for grid in report.grids:
+            on_grid(grid)
+        if report.stopped:
+            break
+    return total
+
 
 class SweepRunner:
     """Renders the units of planned jobs into ``out_dir``, one shard at a time."""

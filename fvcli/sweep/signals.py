@@ -8,12 +8,6 @@ from __future__ import annotations
 
 import signal
 
-# Exit codes of a run that stopped on a signal: 75 is EX_TEMPFAIL ("run again to finish"),
-# 130 the shell's code for Ctrl-C. Never 143, which a process killed without cleaning up
-# returns too.
-EXIT_STOPPED = 75
-EXIT_INTERRUPTED = 130
-
 
 class StopSignals:
     """While entered, SIGTERM and SIGINT ask the run to stop; call it to ask whether one
@@ -27,8 +21,9 @@ class StopSignals:
         return self.received is not None
 
     @property
-    def exit_code(self) -> int:
-        return EXIT_INTERRUPTED if self.received == signal.SIGINT else EXIT_STOPPED
+    def interrupted(self) -> bool:
+        """True when the signal was Ctrl-C (SIGINT), False for SIGTERM."""
+        return self.received == signal.SIGINT
 
     @property
     def name(self) -> str:

@@ -8,6 +8,8 @@ import shlex
 import shutil
 import sys
 
+from ..exit_codes import ExitCode
+
 RESOURCE_OPTIONS = ("partition", "time", "gpus", "cpus_per_task", "mem", "account")
 
 
@@ -46,9 +48,9 @@ def sbatch_script(job_file: str, out_dir: str, shards: int, resources: dict,
 # they ended, and writes each job's grid.png and manifest.json and {out_dir}/index.html.
 # Run it with bash on a login node; it prints the two job ids.
 #
-# A task stopped by SIGTERM (time limit, preemption) exits 75 with everything it finished
-# kept; preempted tasks are requeued, and submitting this script again renders only what
-# is missing. Check progress with: fvcli status {q(out_dir)}
+# A task stopped by SIGTERM (time limit, preemption) exits {ExitCode.STOPPED:d} with
+# everything it finished kept; preempted tasks are requeued, and submitting this script
+# again renders only what is missing. Check progress with: fvcli status {q(out_dir)}
 #
 # Compute nodes often have no internet: run `fvcli model fetch` once on a machine with it,
 # with TFHUB_CACHE_DIR on a disk the nodes share, and export the same TFHUB_CACHE_DIR here.

@@ -1,0 +1,55 @@
+"""fvcli examples: the images of a folder that most and least activate each unit."""
+
+from __future__ import annotations
+
+import click
+
+from ..exit_codes import ExitCode
+from .common import MODEL_HELP, cannot_write, fail, prepare_or_fail
+
+
+@click.command()
+@click.argument("job_file", type=click.Path(dir_okay=False))
+@click.option("--images", type=click.Path(exists=True, file_okay=False),
+              help="Folder of images to score (searched recursively: jpg, jpeg, png, webp). "
+                   "Default: the job's examples.images.")
+@click.option("--top", type=click.IntRange(1, 100),
+              help="Examples of each kind per unit (default 8, or the job's examples.top).")
+@click.option("--crop/--no-crop", default=None,
+              help="Show the part of each image around the unit's strongest response.")
+@click.option("--out", "-o", default="renders", show_default=True,
+              type=click.Path(file_okay=False), help="Output folder, as for render.")
+@click.option("--model", help=MODEL_HELP)
+@click.option("--batch-size", type=click.IntRange(1, 1024), default=32, show_default=True,
+              help="Images scored at once.")
+def examples(job_file, images, top, crop, out, model, batch_size):
+    """Find the dataset examples of the units of JOB_FILE's jobs: the images of a folder
+    that activate each unit most, slightly, slightly negatively and least.
+
+    With --images, every job of the file is scored on that folder; without it, the jobs
+    that name a folder with an examples: {images: DIR} key.
+
+    Units of channel, neuron, direction and class jobs are scored on every image, in one
+    forward pass per batch, on the layer's pre-activation where it has one (negative
+    examples exist only there). Writes OUT/<job>/examples.json and a grid per unit,
+    OUT/<job>/examples/<unit>.png, one row per kind. Unreadable images are skipped with
+    a warning and listed in examples.json. The folder is streamed, so its size is not
+    limited by memory.
+    """
+    (prepared,) = prepare_or_fail([job_file], model, {})
+    from ..config import SpecError
+    from ..sweep.examples import find_examples, plan_examples
+
+    try:
+        tasks = plan_examples(prepared, images, top, crop)
+    except SpecError as error:
+        fail(str(error), ExitCode.BAD_INPUT)
+
+    def written(path, run) -> None:
+        click.echo(f"{path} ({len(run.paths)} images scored, {len(run.skipped)} skipped)")
+    try:
+        find_examples(tasks, out, batch_size,
+                      warn=lambda message: click.echo(f"fvcli: warning: {message}", err=True),
+                      on_written=written)
+    except OSError as error:
+        cannot_write(error, out)

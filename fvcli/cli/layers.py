@@ -1,0 +1,53 @@
+"""fvcli layers and fvcli model fetch: what a model offers, and getting it for offline use."""
+
+from __future__ import annotations
+
+import click
+
+from .common import MODEL_HELP, load_network_or_fail, model_failure
+
+
+@click.command()
+@click.option("--model", default="inception_v1", show_default=True, help=MODEL_HELP)
+@click.option("--all", "show_all", is_flag=True,
+              help="Also list layers inside others (e.g. the branches of Mixed_4b).")
+@click.option("--size", type=click.IntRange(16, 2048), default=128, show_default=True,
+              help="Image size the shapes are given at: the render size.")
+def layers(model, show_all, size):
+    """List the layers you can visualise: name, Distill alias, shape and channels."""
+    network = load_network_or_fail(model, table_size=size)
+    shown = network.layers if show_all else network.top_level_layers()
+    width = max(len(layer.name) for layer in shown)
+    click.echo(f"{network.description}")
+    click.echo(f"{'layer':<{width}}  {'alias':<8}  {'shape':<16}  channels")
+    for layer in shown:
+        shape = "x".join(str(d) for d in layer.shape)
+        click.echo(f"{layer.name:<{width}}  {layer.alias or '':<8}  {shape:<16}  "
+                   f"{layer.channels}")
+
+
+@click.group("model")
+def model_group():
+    """Manage models: download them for offline use."""
+
+
+@model_group.command()
+@click.argument("handle", required=False)
+def fetch(handle):
+    """Download a TF-Hub model (default: InceptionV1) into the TF-Hub cache.
+
+    Run this on a machine with internet, then render on offline nodes with
+    TFHUB_CACHE_DIR pointing at the same cache (copy it if they do not share a disk).
+    """
+    from ..models.errors import ModelError
+    from ..models.tensorflow_import import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from ..models.loading import fetch_to_cache
+    from ..models.names import DEFAULT_HANDLE
+
+    try:
+        folder = fetch_to_cache(handle or DEFAULT_HANDLE)
+    except ModelError as error:
+        model_failure(error)
+    click.echo(folder)

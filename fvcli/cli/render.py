@@ -1,0 +1,166 @@
+"""fvcli render: job files checked, then their units rendered into the output folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+
+import click
+
+from ..config import SETTINGS
+from ..exit_codes import ExitCode, exit_codes_help
+from .common import MODEL_HELP, BatchSizeType, cannot_write, fail, prepare_or_fail
+
+RENDER_HELP = f"""Render every job of JOB_FILES into OUT/<job name>/.
+
+Every job file is checked against the model and the device first; if any is wrong
+nothing is rendered. Each unit (a channel, a class, ...) is written the moment it is
+rendered: units/<unit>.png and its record units/<unit>.json. When all units of a job
+are on disk, the job's grid.png and manifest.json and OUT/index.html are written.
+
+\b
+Resuming: units already on disk with the same settings are skipped, so running the
+same command again after a kill or a change renders only what is missing or changed.
+A run that finds another run of the same job files into OUT (and shard) still going
+exits {ExitCode.DONE:d} at once, which makes it safe to start from cron.
+
+{exit_codes_help()}
+"""
+
+
+@click.command(help=RENDER_HELP)
+@click.argument("job_files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--out", "-o", default="renders", show_default=True, type=click.Path(file_okay=False),
+              help="Folder to write into; each job gets a subfolder named after it.")
+@click.option("--model", help=MODEL_HELP)
+@click.option("--steps", type=click.IntRange(0), help=SETTINGS["steps"].help)
+@click.option("--size", type=click.IntRange(16, 2048), help=SETTINGS["size"].help)
+@click.option("--batch-size", type=BatchSizeType(),
+              help=SETTINGS["batch_size"].help)
+@click.option("--seed", type=click.IntRange(0), help=SETTINGS["seed"].help)
+@click.option("--precision", type=click.Choice(["auto", "bf16", "fp16", "fp32"]),
+              help=SETTINGS["precision"].help)
+@click.option("--device", default="auto", show_default=True,
+              help="Where to render: auto (first GPU if any, else CPU), cpu, gpu or gpu:N.")
+@click.option("--xla/--no-xla", default=None,
+              help=SETTINGS["xla"].help)
+@click.option("--shard", metavar="I/N",
+              help="Render only shard I of N (1 <= I <= N) of the units, split by estimated "
+                   "cost. Under a Slurm array it is taken from SLURM_ARRAY_TASK_ID.")
+@click.option("--force", is_flag=True,
+              help="Render units again even when they are on disk with the same settings.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def render(job_files, out, model, steps, size, batch_size, seed, precision, device, xla,
+           shard, force, quiet):
+    overrides = {"steps": steps, "size": size, "batch_size": batch_size, "seed": seed,
+                 "precision": precision, "xla": xla}
+    from ..sweep.signals import StopSignals
+
+    chosen_shard, shard_note = _shard(shard)
+    lock = _run_lock(out, job_files, chosen_shard)
+    try:
+        with StopSignals() as stop:
+            if os.path.isdir(out) and not lock.acquire(wait=False):
+                _already_running(lock, job_files, out)
+            prepared = prepare_or_fail(job_files, model, overrides)
+            render_device = _checked_device(device, prepared)
+            if not lock.acquire(wait=False):
+                _already_running(lock, job_files, out)
+            if shard_note and not quiet:
+                click.echo(f"fvcli: {shard_note}", err=True)
+            _render(prepared, render_device, out, chosen_shard, force, quiet, stop)
+    except KeyboardInterrupt:  # a second Ctrl-C
+        fail("interrupted at once; the batch in flight is lost, everything before it is "
+             "kept", ExitCode.INTERRUPTED)
+    finally:
+        lock.release()
+
+
+def _render(prepared, device, out, shard, force, quiet, stop) -> None:
+    """Render, then map how the run ended to its exit code and last line."""
+    from ..engine.memory import OutOfMemory
+    from ..sweep.runner import render_prepared
+
+    try:
+        report = render_prepared(prepared, device, out, shard, force, quiet, stop, click.echo)
+    except OSError as error:
+        cannot_write(error, out)
+    except OutOfMemory as error:
+        fail(str(error), ExitCode.FAILURE)
+    except Exception as error:  # one line for the user, not a traceback
+        fail(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
+             ExitCode.FAILURE)
+    label = f"shard {shard}" if shard.count > 1 else "render"
+    failed = report.failed
+    if failed and not report.stopped:
+        fail(f"{len(failed)} unit(s) failed (NaN or infinite numbers): "
+             f"{', '.join(failed[:5])}{' ...' if len(failed) > 5 else ''}; the others are "
+             "done (see fvcli status)", ExitCode.UNITS_FAILED)
+    if report.stopped:
+        fail(f"stopped by {stop.name}: {label} rendered {report.rendered} units this run, "
+             f"{report.skipped} were already done, of {report.shard_units}; nothing partial "
+             "was written. Run the same command again to finish.",
+             ExitCode.INTERRUPTED if stop.interrupted else ExitCode.STOPPED)
+
+
+def _shard(option: str | None):
+    """The shard to render, from --shard or from a Slurm array's variables, and a line
+    saying where it came from."""
+    from ..sweep.shards import Shard
+
+    if option:
+        try:
+            return Shard.parse(option), None
+        except ValueError as error:
+            fail(f"--shard: {error}", ExitCode.BAD_INPUT)
+    task = os.environ.get("SLURM_ARRAY_TASK_ID")
+    if task is None:
+        return Shard(), None
+    try:
+        first = int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+        count = int(os.environ.get("SLURM_ARRAY_TASK_COUNT", "1"))
+        shard = Shard(int(task) - first + 1, count)
+        Shard.parse(str(shard))
+    except ValueError:
+        fail(f"cannot read a shard from SLURM_ARRAY_TASK_ID={task}, SLURM_ARRAY_TASK_MIN="
+             f"{os.environ.get('SLURM_ARRAY_TASK_MIN')}, SLURM_ARRAY_TASK_COUNT="
+             f"{os.environ.get('SLURM_ARRAY_TASK_COUNT')}; use an array 0-(N-1) or --shard",
+             ExitCode.BAD_INPUT)
+    return shard, (f"Slurm array task {task}: rendering shard {shard} (from "
+                   "SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_MIN and SLURM_ARRAY_TASK_COUNT)")
+
+
+def _run_lock(out: str, job_files, shard):
+    """The lock a run of these job files into ``out`` holds: one per shard, so shards of a
+    sweep run side by side and a second run of the same shard (cron) sees the first."""
+    from ..outputs.collect import STATE_FOLDER
+    from ..outputs.locks import FileLock
+
+    files = "\n".join(sorted(os.path.abspath(path) for path in job_files))
+    digest = hashlib.sha1(files.encode()).hexdigest()[:12]
+    name = f"render-{digest}-shard-{shard.index}-of-{shard.count}.lock"
+    return FileLock(os.path.join(out, STATE_FOLDER, name))
+
+
+def _already_running(lock, job_files, out) -> None:
+    click.echo(f"fvcli: another run of {' '.join(job_files)} into {out} is still going "
+               f"(host and pid: {lock.holder()}); nothing to do", err=True)
+    sys.exit(ExitCode.DONE)
+
+
+def _checked_device(device_name, prepared):
+    """The device to render on, after checking every job against it (precision, memory)."""
+    from ..config import SpecError
+    from ..engine.hardware import HardwareError, resolve_device
+    from ..sweep.prepare import check_machine
+
+    try:
+        device = resolve_device(device_name)
+    except HardwareError as error:
+        fail(f"--device: {error}", ExitCode.BAD_INPUT)
+    try:
+        check_machine(prepared, device)
+    except SpecError as error:
+        fail(str(error), ExitCode.BAD_INPUT)
+    return device

@@ -1,0 +1,118 @@
+"""fvcli collect, status and slurm: a sweep's output folder and its Slurm array. None of
+them imports TensorFlow."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from ..exit_codes import ExitCode
+from .common import cannot_write, fail
+
+
+@click.command("collect")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+def collect_command(out_dir):
+    """Build each job's grid.png and manifest.json, and OUT_DIR/index.html, from the unit
+    files that render runs (all shards of a sweep) left in OUT_DIR.
+
+    A job shows the units of the job as it was last rendered; units not rendered yet are
+    grey tiles in its grid and listed under "missing" in its manifest. Open
+    OUT_DIR/index.html in a browser: a contact sheet per job and per layer, every image
+    labelled with its unit and objective value. Renders run this themselves when a job
+    is complete; run it by hand to see a sweep that is still going.
+    """
+    from ..outputs.collect import collect, job_names
+
+    if not os.path.isdir(out_dir):
+        fail(f"{out_dir}: no such folder", ExitCode.BAD_INPUT)
+    if not job_names(out_dir):
+        fail(f"{out_dir}: no rendered jobs here (no <job>/job.json); render into it first",
+              ExitCode.BAD_INPUT)
+    try:
+        views = collect(out_dir)
+    except OSError as error:
+        cannot_write(error, out_dir)
+    for view in views:
+        if view.done:
+            click.echo(os.path.join(out_dir, view.name, "grid.png"))
+    click.echo(os.path.join(out_dir, "index.html"))
+
+
+@click.command()
+@click.argument("target", type=click.Path(exists=True))
+@click.option("--out", "-o", default="renders", show_default=True,
+              type=click.Path(file_okay=False),
+              help="With a job file: the folder it renders into.")
+def status(target, out):
+    """How far a sweep is: per job, units done / total, failed, and the render time left.
+
+    TARGET is an output folder, or a job file whose jobs are looked up in --out. The time
+    left is estimated from the units already rendered, for one worker; divide by the
+    number of shards running side by side.
+    """
+    from ..outputs.collect import job_names, read_job
+    from ..config import SpecError, load_job_file
+    from ..sweep.status import status_table
+
+    if os.path.isdir(target):
+        out, names = target, job_names(target)
+    else:
+        try:
+            names = [job.name for job in load_job_file(target).jobs]
+        except SpecError as error:
+            fail(str(error), ExitCode.BAD_INPUT)
+    views = [view for view in (read_job(out, name) for name in names) if view is not None]
+    if not views:
+        fail(f"{out}: nothing rendered here yet (no <job>/job.json)", ExitCode.BAD_INPUT)
+    for line in status_table(views):
+        click.echo(line)
+
+
+@click.command()
+@click.argument("job_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--shards", type=click.IntRange(1, 100_000), required=True,
+              help="Number of array tasks; the units are split between them by cost.")
+@click.option("--out", "-o", default="renders", show_default=True,
+              type=click.Path(file_okay=False), help="Output folder, shared by all tasks.")
+@click.option("--partition", help="sbatch --partition.")
+@click.option("--time", "time_limit", help="sbatch --time per task, e.g. 4:00:00.")
+@click.option("--gpus", help="sbatch --gpus per task.")
+@click.option("--cpus", help="sbatch --cpus-per-task.")
+@click.option("--mem", help="sbatch --mem per task, e.g. 16G.")
+@click.option("--account", help="sbatch --account.")
+@click.option("--extra", default="", help="More sbatch options, e.g. '--qos=long'.")
+@click.option("--submit", is_flag=True, help="Run the script (sbatch) and print the job ids.")
+def slurm(job_file, shards, out, partition, time_limit, gpus, cpus, mem, account, extra,
+          submit):
+    """Print an sbatch script that sweeps JOB_FILE over a Slurm array.
+
+    The script submits SHARDS render tasks (each renders its shard of the units and
+    resumes whatever is already on disk) and one collect task that runs after all of them
+    and writes the grids, manifests and OUT/index.html. Save it, add your site's module
+    loads, and run it with bash; or pass --submit.
+    """
+    import subprocess
+
+    from ..config import SpecError, load_job_file
+    from ..sweep.slurm import sbatch_script
+
+    try:
+        load_job_file(job_file)
+    except SpecError as error:
+        fail(str(error), ExitCode.BAD_INPUT)
+    resources = {"partition": partition, "time": time_limit, "gpus": gpus,
+                 "cpus_per_task": cpus, "mem": mem, "account": account}
+    script = sbatch_script(job_file, out, shards, resources, extra)
+    if not submit:
+        click.echo(script, nl=False)
+        return
+    try:
+        result = subprocess.run(["bash", "-s"], input=script, text=True, capture_output=True)
+    except OSError as error:
+        fail(f"cannot run bash: {error.strerror}", ExitCode.FAILURE)
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        fail(f"sbatch failed: {reason}", ExitCode.FAILURE)
+    click.echo(result.stdout, nl=False)

@@ -1,0 +1,28 @@
+"""Importing TensorFlow without its start-up chatter on stderr (CPU feature and CUDA
+notices, absl's pre-initialisation warning), which is not for fvcli's users."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow and TensorFlow Hub with stderr silenced, unless the user set
+    TF_CPP_MIN_LOG_LEVEL to see TensorFlow's messages, or it is imported already."""
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow
+        import tensorflow_hub  # noqa: F401
+
+        # Each job shape traces its own step once; TensorFlow's retracing warning counts
+        # those as retraces and would alarm users of multi-job files for nothing.
+        tensorflow.get_logger().setLevel("ERROR")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

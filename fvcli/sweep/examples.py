@@ -1,0 +1,73 @@
+"""Dataset examples of a job file's units: which jobs are scored on which folder, the
+scoring of each folder, and the files it leaves (``examples.json``, a grid per unit, the
+index updated)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ..config import SpecError
+from ..engine.scoring import UnitScorer, score_folder, thumbnail
+from ..outputs.collect import collect, job_names
+from ..outputs.examples import write_examples
+
+DEFAULT_TOP = 8  # examples of each kind per unit
+
+
+@dataclass
+class ExamplesTask:
+    """One job's units, to be scored on one folder."""
+
+    job: object   # a planned job
+    scorer: UnitScorer
+    folder: str
+    top: int
+    crop: bool
+
+
+def plan_examples(prepared_file, images: str | None, top: int | None,
+                  crop: bool | None) -> list[ExamplesTask]:
+    """The jobs to score: with ``images``, every job of the file on that folder; without,
+    the jobs whose ``examples:`` key names a folder. ``top`` and ``crop`` override the
+    jobs' own. SpecError when there is nothing to score or a job cannot be scored."""
+    path, network = prepared_file.job_file.path, prepared_file.network
+    chosen = (prepared_file.jobs if images
+              else [job for job in prepared_file.jobs if job.spec.examples])
+    if not chosen:
+        raise SpecError(path, None, "", "no job has an examples: {images: DIR} key; pass "
+                        "--images DIR to score every job's units")
+    tasks = []
+    for job in chosen:
+        settings = job.spec.examples or {}
+        try:
+            scorer = UnitScorer(network, job, network.native_size or job.settings.size)
+        except ValueError as error:
+            raise SpecError(path, job.spec.line, job.name, str(error)) from None
+        tasks.append(ExamplesTask(job, scorer, images or settings["images"],
+                                  top or settings.get("top", DEFAULT_TOP),
+                                  settings.get("crop", False) if crop is None else crop))
+    return tasks
+
+
+def find_examples(tasks: list[ExamplesTask], out_dir: str, batch_size: int, warn,
+                  on_written) -> None:
+    """Score each task's folder, ``batch_size`` images at a time, and write what it found
+    under ``out_dir/<job>/``; ``on_written(path, run)`` hears of each examples.json.
+    ``warn`` hears of each unreadable image, once however many jobs read its folder."""
+    warned = set()
+
+    def warn_once(message: str) -> None:
+        if message not in warned:
+            warned.add(message)
+            warn(message)
+
+    for task in tasks:
+        run = score_folder(task.scorer, task.folder, len(task.job.units), task.top, batch_size,
+                           warn_once)
+        scored_on = "pre-activation" if task.scorer.on_pre_activation else "activation"
+        path = write_examples(task.job, run, task.folder, os.path.join(out_dir, task.job.name),
+                              task.crop, scored_on, thumbnail)
+        on_written(path, run)
+    if job_names(out_dir):
+        collect(out_dir, names=[])  # only index.html, so rendered units show their examples

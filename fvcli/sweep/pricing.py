@@ -1,0 +1,47 @@
+"""How long prepared jobs would take on this machine: the plan's FLOPs over a speed in
+GFLOP/s that an earlier render recorded for the same machine, model, device and precision,
+or that a few timed steps measure now."""
+
+from __future__ import annotations
+
+from ..engine.cost import job_flops
+from ..engine.hardware import HardwareError, resolve_precision
+from .runner import measure_speed
+from .speed import record_speed, recorded_speed, speed_key
+
+
+def job_speeds(prepared, device, say) -> dict:
+    """Per job (by id), the speed its time is estimated at: recorded by an earlier render on
+    this machine with the same model, device and precision, else measured now on the job
+    of that model and precision with the most work (``say`` hears that it is). Each speed
+    is {"gflop_per_s", "how", "when", "label"}."""
+    groups: dict[str, list] = {}  # speed key -> [(job, network, precision)]
+    for file in prepared:
+        for job in file.jobs:
+            try:
+                precision = resolve_precision(job.settings.precision, device)
+            except HardwareError:
+                continue
+            key = speed_key(getattr(file.network, "fingerprint", ""), device.name, precision)
+            groups.setdefault(key, []).append((job, file.network, precision))
+    speeds = {}
+    for key, members in groups.items():
+        speed = recorded_speed(key)
+        largest, network, precision = max(members,
+                                           key=lambda member: job_flops(*member[:2]))
+        if speed is None:
+            say(f"{largest.name}: no speed recorded for this model in {precision} "
+                f"on this machine; timing a few steps")
+            measured = measure_speed(largest, network, device)
+            record_speed(key, measured, "fvcli validate")
+            speed = {"gflop_per_s": round(measured, 1), "how": "fvcli validate",
+                     "when": "just now"}
+        label = (f"{speed['gflop_per_s']:g} GFLOP/s in {precision} on "
+                 f"{device.name.strip('/')}, measured by {speed['how']} {speed['when']}")
+        speeds.update({id(job): {**speed, "label": label} for job, _, _ in members})
+    return speeds
+
+
+def estimated_seconds(job, network, speed: dict) -> float:
+    """Seconds ``job`` would take at ``speed`` (one of :func:`job_speeds`' values)."""
+    return job_flops(job, network) / (speed["gflop_per_s"] * 1e9)
