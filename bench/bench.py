@@ -41,7 +41,8 @@ from support.slim_inception import install_in_hub_cache  # noqa: E402
 from fvcli.config import load_job_file  # noqa: E402
 from fvcli.sweep.plan import plan_job_file  # noqa: E402
 from fvcli.engine.cost import job_flops  # noqa: E402
-from fvcli.sweep.speed import cpu_name, format_duration  # noqa: E402
+from fvcli.sweep.progress import format_duration  # noqa: E402
+from fvcli.engine.machine import cpu_name  # noqa: E402
 from fvcli.engine.transforms import Transforms  # noqa: E402
 
 LAYER, SIZE = "Mixed_4b", 128

@@ -25,7 +25,7 @@ def validate(job_files, model, estimate):
     prepared = prepare_or_fail(job_files, model, {}, all_errors=True)
     speeds = _speeds(prepared) if estimate else {}
     from ..sweep.pricing import estimated_seconds  # imports TensorFlow, loaded quietly by now
-    from ..sweep.speed import format_duration
+    from ..sweep.progress import format_duration
 
     total = 0.0
     for file in prepared:

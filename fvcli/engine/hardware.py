@@ -11,11 +11,12 @@ network, where the rewrite does not reach.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from dataclasses import dataclass
 
 import tensorflow as tf
+
+from .machine import available_ram, cpu_flags
 
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|gpu(:\d+)?)$")
@@ -63,7 +64,7 @@ def resolve_device(requested: str = "auto") -> Device:
 def native_precision(device: Device) -> str:
     """The fastest precision the device computes natively: bf16, fp16 or fp32."""
     if device.kind == "cpu":
-        return "bf16" if _cpu_has_bf16() else "fp32"
+        return "bf16" if cpu_flags() & set(_CPU_BF16_FLAGS) else "fp32"
     index = int(device.name.rsplit(":", 1)[1])
     details = tf.config.experimental.get_device_details(
         tf.config.list_physical_devices("GPU")[index])
@@ -102,30 +103,10 @@ def available_memory(device: Device) -> int:
     """Bytes the device can give a render: free RAM on a CPU, the TensorFlow memory limit
     on a GPU."""
     if device.kind == "cpu":
-        return _mem_available()
+        return available_ram()
     from tensorflow.python.client import device_lib
 
     for attributes in device_lib.list_local_devices():
         if attributes.name.upper().endswith(device.name.upper().lstrip("/")):
             return int(attributes.memory_limit)
     raise HardwareError(f"cannot read the memory of {device.name}")
-
-
-def _cpu_has_bf16() -> bool:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            flags = next((line for line in info if line.startswith("flags")), "").split()
-    except OSError:  # not Linux: no cheap way to ask, so assume the safe answer
-        return False
-    return any(flag in flags for flag in _CPU_BF16_FLAGS)
-
-
-def _mem_available() -> int:
-    try:
-        with open("/proc/meminfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2

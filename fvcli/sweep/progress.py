@@ -36,7 +36,7 @@ class Progress:
         if self.is_terminal:
             filled = int(30 * self.done / self.total)
             bar = "#" * filled + "-" * (30 - filled)
-            self.stream.write(f"\r{self.label} [{bar}] {self._counts()} {self._eta(now)}")
+            self.stream.write(f"\r{self.label} [{bar}] {self._counts()} {self._eta(now)}\033[K")
             self.stream.flush()
         elif now - self._last_line >= PLAIN_LINE_EVERY:
             self._last_line = now
@@ -74,16 +74,20 @@ class Progress:
     def _eta(self, now: float) -> str:
         elapsed = now - self.started
         if not self.done:
-            return f"{format_seconds(elapsed)} elapsed"
+            return f"{format_duration(elapsed)} elapsed"
         left = elapsed * (self.total - self.done) / self.done
-        return f"{format_seconds(elapsed)} elapsed, ~{format_seconds(left)} left"
+        return f"{format_duration(elapsed)} elapsed, ~{format_duration(left)} left"
 
 
-def format_seconds(seconds: float) -> str:
-    """12 -> '12s', 754 -> '12m34s', 9000 -> '2h30m'."""
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+def format_duration(seconds: float) -> str:
+    """3 s, 12 min, 5 h 20 min, 2 d 3 h."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = seconds / 60
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    hours, minutes = divmod(round(minutes), 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"

@@ -27,7 +27,7 @@ from ..images import to_uint8
 from ..outputs.files import make_row
 from ..outputs.store import JobStore
 from .plan import PlannedJob, Unit
-from .progress import Progress, format_seconds
+from .progress import Progress, format_duration
 from .shards import Shard, balanced_batch_size, batches_of, shard_units
 from .speed import record_speed, speed_key
 
@@ -124,7 +124,7 @@ class SweepRunner:
         except RenderStopped:
             report.stopped = True
         report.rendered = progress.units_done - len(report.failed)
-        elapsed = format_seconds(time.perf_counter() - progress.started)
+        elapsed = format_duration(time.perf_counter() - progress.started)
         if report.stopped:
             return report
         failures = f", {len(report.failed)} failed" if report.failed else ""

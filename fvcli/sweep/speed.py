@@ -12,32 +12,14 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 
+from ..engine.machine import machine_name
 from ..outputs.files import write_atomic
 
 def speeds_path() -> str:
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(cache, "fvcli", "speeds.json")
-
-
-def cpu_name() -> str:
-    """The CPU's model name, e.g. "AMD EPYC"."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_name() -> str:
-    """The CPU model and core count: home folders are shared across a cluster's nodes,
-    which need not be alike."""
-    return f"{cpu_name()} x{os.cpu_count()}"
 
 
 def speed_key(model_fingerprint: str, device_name: str, precision: str) -> str:
@@ -71,17 +53,3 @@ def record_speed(key: str, gflop_per_s: float, how: str) -> None:
         write_atomic(speeds_path(), json.dumps(speeds, indent=1).encode())
     except OSError:
         pass
-
-
-def format_duration(seconds: float) -> str:
-    """3 s, 12 min, 5 h 20 min, 2 d 3 h."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    minutes = seconds / 60
-    if minutes < 90:
-        return f"{minutes:.0f} min"
-    hours, minutes = divmod(round(minutes), 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"

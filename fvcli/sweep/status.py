@@ -3,7 +3,7 @@ from the units' own timings. Reads the output folder only; no TensorFlow."""
 
 from __future__ import annotations
 
-from .progress import format_seconds
+from .progress import format_duration
 
 
 def status_table(views) -> list[str]:
@@ -43,5 +43,5 @@ def _left(units, rate: float | None) -> str:
         return "done"
     if rate is None:
         return "unknown (nothing rendered yet)"
-    return "~" + format_seconds(rate * sum(float(unit.plan.get("cost", 1.0))
+    return "~" + format_duration(rate * sum(float(unit.plan.get("cost", 1.0))
                                            for unit in remaining))
