@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from ..config.schema import SETTINGS, Setting
 from ..exit_codes import ExitCode
 
 MODEL_HELP = ("Model to use instead of the job file's: inception_v1 (TF-Hub, the default), "
@@ -14,10 +15,13 @@ MODEL_HELP = ("Model to use instead of the job file's: inception_v1 (TF-Hub, the
               "or a .keras file.")
 
 
-class BatchSizeType(click.ParamType):
-    """A whole number from 1 to 1024, or auto."""
+class WholeOrAuto(click.ParamType):
+    """A whole number within a setting's range, or auto."""
 
     name = "N|auto"
+
+    def __init__(self, setting: Setting):
+        self.setting = setting
 
     def convert(self, value, param, ctx):
         if value == "auto" or isinstance(value, int):
@@ -25,10 +29,34 @@ class BatchSizeType(click.ParamType):
         try:
             number = int(value)
         except ValueError:
-            number = 0
-        if not 1 <= number <= 1024:
-            self.fail(f"{value!r} is not a whole number from 1 to 1024 or auto", param, ctx)
+            number = self.setting.low - 1
+        if not self.setting.low <= number <= self.setting.high:
+            self.fail(f"{value!r} is not a whole number {self.setting.range_text()}", param,
+                      ctx)
         return number
+
+
+def option_type(setting: Setting):
+    """The click type of a setting of the table: its kind, within its range."""
+    if setting.kind == "whole":
+        return click.IntRange(setting.low, setting.high)
+    if setting.kind == "number":
+        return click.FloatRange(setting.low, setting.high)
+    if setting.kind == "whole_or_auto":
+        return WholeOrAuto(setting)
+    if setting.kind == "choice":
+        return click.Choice(setting.choices)
+    raise ValueError(f"a {setting.kind} setting has no command-line option")
+
+
+def setting_option(name: str):
+    """An option that overrides setting ``name`` of every job: typed, bounded and
+    described by the settings table; not given, the job files' values stand."""
+    setting = SETTINGS[name]
+    flag = "--" + name.replace("_", "-")
+    if setting.kind == "boolean":
+        return click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=setting.described)
+    return click.option(flag, name, type=option_type(setting), help=setting.described)
 
 
 def fail(message: str, code: ExitCode) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from ..exit_codes import ExitCode
-from .common import MODEL_HELP, cannot_write, fail, prepare_or_fail
+from ..config.schema import EXAMPLES_TOP, SETTINGS
+from .common import MODEL_HELP, cannot_write, fail, option_type, prepare_or_fail
 
 
 @click.command()
@@ -13,15 +14,16 @@ from .common import MODEL_HELP, cannot_write, fail, prepare_or_fail
 @click.option("--images", type=click.Path(exists=True, file_okay=False),
               help="Folder of images to score (searched recursively: jpg, jpeg, png, webp). "
                    "Default: the job's examples.images.")
-@click.option("--top", type=click.IntRange(1, 100),
-              help="Examples of each kind per unit (default 8, or the job's examples.top).")
+@click.option("--top", type=option_type(EXAMPLES_TOP),
+              help=f"{EXAMPLES_TOP.help} (default: the job's examples.top, else "
+                   f"{EXAMPLES_TOP.default}).")
 @click.option("--crop/--no-crop", default=None,
               help="Show the part of each image around the unit's strongest response.")
 @click.option("--out", "-o", default="renders", show_default=True,
               type=click.Path(file_okay=False), help="Output folder, as for render.")
 @click.option("--model", help=MODEL_HELP)
-@click.option("--batch-size", type=click.IntRange(1, 1024), default=32, show_default=True,
-              help="Images scored at once.")
+@click.option("--batch-size", type=option_type(SETTINGS["batch_size"]), default=32,
+              show_default=True, help="Images scored at once.")
 def examples(job_file, images, top, crop, out, model, batch_size):
     """Find the dataset examples of the units of JOB_FILE's jobs: the images of a folder
     that activate each unit most, slightly, slightly negatively and least.

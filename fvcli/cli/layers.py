@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import click
 
-from .common import MODEL_HELP, load_network_or_fail, model_failure
+from ..config.schema import SETTINGS
+from .common import MODEL_HELP, load_network_or_fail, model_failure, option_type
 
 
 @click.command()
 @click.option("--model", default="inception_v1", show_default=True, help=MODEL_HELP)
 @click.option("--all", "show_all", is_flag=True,
               help="Also list layers inside others (e.g. the branches of Mixed_4b).")
-@click.option("--size", type=click.IntRange(16, 2048), default=128, show_default=True,
-              help="Image size the shapes are given at: the render size.")
+@click.option("--size", type=option_type(SETTINGS["size"]), default=SETTINGS["size"].default,
+              show_default=True, help="Image size the shapes are given at: the render size.")
 def layers(model, show_all, size):
     """List the layers you can visualise: name, Distill alias, shape and channels."""
     network = load_network_or_fail(model, table_size=size)

@@ -8,9 +8,8 @@ import sys
 
 import click
 
-from ..config import SETTINGS
 from ..exit_codes import ExitCode, exit_codes_help
-from .common import MODEL_HELP, BatchSizeType, cannot_write, fail, prepare_or_fail
+from .common import MODEL_HELP, cannot_write, fail, prepare_or_fail, setting_option
 
 RENDER_HELP = f"""Render every job of JOB_FILES into OUT/<job name>/.
 
@@ -34,17 +33,14 @@ exits {ExitCode.DONE:d} at once, which makes it safe to start from cron.
 @click.option("--out", "-o", default="renders", show_default=True, type=click.Path(file_okay=False),
               help="Folder to write into; each job gets a subfolder named after it.")
 @click.option("--model", help=MODEL_HELP)
-@click.option("--steps", type=click.IntRange(0), help=SETTINGS["steps"].help)
-@click.option("--size", type=click.IntRange(16, 2048), help=SETTINGS["size"].help)
-@click.option("--batch-size", type=BatchSizeType(),
-              help=SETTINGS["batch_size"].help)
-@click.option("--seed", type=click.IntRange(0), help=SETTINGS["seed"].help)
-@click.option("--precision", type=click.Choice(["auto", "bf16", "fp16", "fp32"]),
-              help=SETTINGS["precision"].help)
+@setting_option("steps")
+@setting_option("size")
+@setting_option("batch_size")
+@setting_option("seed")
+@setting_option("precision")
 @click.option("--device", default="auto", show_default=True,
               help="Where to render: auto (first GPU if any, else CPU), cpu, gpu or gpu:N.")
-@click.option("--xla/--no-xla", default=None,
-              help=SETTINGS["xla"].help)
+@setting_option("xla")
 @click.option("--shard", metavar="I/N",
               help="Render only shard I of N (1 <= I <= N) of the units, split by estimated "
                    "cost. Under a Slurm array it is taken from SLURM_ARRAY_TASK_ID.")

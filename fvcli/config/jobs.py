@@ -18,7 +18,7 @@ from .checker import Checker
 from .errors import SpecError
 from . import kinds
 from .schema import (CLASS_KINDS, DEFAULTS, DIRECTION_KINDS, JOB_KINDS, KINDS, LAYER_KINDS, LOGITS,
-                     PRECISIONS, SETTING_KEYS, UNIT_KINDS)
+                     REGULARIZERS, SETTING_KEYS, SETTINGS, UNIT_KINDS, Setting)
 from .settings import ParamSpec, RenderSettings, TransformSpec
 from .terms import Term
 from .yaml_lines import Located, plain, read_text, read_yaml
@@ -30,7 +30,6 @@ INTERPOLATION_KEYS = ("from", "to", "frames", "alignment")
 END_KEYS = ("layer", "channel", "channels", "vector", "vectors", "cossim_pow", "negative")
 JOB_KEYS = ("name", "diversity", "init", "examples") + TERM_KEYS + INTERPOLATION_KEYS + SETTING_KEYS
 TOP_KEYS = ("model", "defaults", "jobs")
-MAX_STEPS = 1_000_000  # a million steps is days per image: beyond that, a typo
 PREPROCESS_NAMES = ("none", "tf", "torch", "caffe")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -360,18 +359,9 @@ def _settings(check: Checker, merged: dict, key: str, node: Located, overrides: 
     def where(name):
         return merged.get(name, node)
 
-    checks = {
-        "size": lambda at, name: check.integer(at, name, 16, 2048),
-        "steps": lambda at, name: check.integer(at, name, 0, MAX_STEPS),
-        "batch_size": lambda at, name: _batch_size(check, at, name),
-        "seed": lambda at, name: check.integer(at, name, 0, 2**31 - 1),
-        "learning_rate": lambda at, name: check.number(at, name, 1e-9, 10.0),
-        "revive": check.boolean,
-        "precision": lambda at, name: check.choice(at, name, PRECISIONS),
-        "xla": check.boolean,
-    }
-    for name, checked in checks.items():
-        raw[name] = checked(where(name), f"{key}.{name}") if name in merged else DEFAULTS[name]
+    for name, setting in SETTINGS.items():
+        if name in merged and setting.kind != "structured":
+            raw[name] = _setting(check, where(name), f"{key}.{name}", setting)
     for name, value in overrides.items():
         if value is not None:
             raw[name] = value
@@ -388,13 +378,20 @@ def _settings(check: Checker, merged: dict, key: str, node: Located, overrides: 
     return settings, raw
 
 
-def _batch_size(check, located, key) -> int | str:
-    if located.value == "auto":
+def _setting(check: Checker, located: Located, key: str, setting: Setting):
+    """A plain setting's value, checked against its kind and range in the table."""
+    if setting.kind == "whole_or_auto" and located.value == "auto":
         return "auto"
-    if isinstance(located.value, str):
-        check.fail(located, key, f"expected a whole number from 1 to 1024 or auto, "
+    if setting.kind == "whole_or_auto" and isinstance(located.value, str):
+        check.fail(located, key, f"expected a whole number {setting.range_text()}, "
                    f"got {located.value!r}")
-    return check.integer(located, key, 1, 1024)
+    if setting.kind in ("whole", "whole_or_auto"):
+        return check.integer(located, key, setting.low, setting.high)
+    if setting.kind == "number":
+        return check.number(located, key, setting.low, setting.high)
+    if setting.kind == "choice":
+        return check.choice(located, key, setting.choices)
+    return check.boolean(located, key)
 
 
 def _param(check, located, key, value, size) -> ParamSpec:
@@ -407,14 +404,16 @@ def _param(check, located, key, value, size) -> ParamSpec:
         if name not in ("fft", "decorrelate", "decay_power"):
             check.fail(located, f"{key}.{name}", "unknown key; known keys: fft, decorrelate, "
                        "decay_power")
-    fft, decorrelate = value.get("fft", True), value.get("decorrelate", True)
-    decay = value.get("decay_power", 1.0)
-    if not isinstance(fft, bool) or not isinstance(decorrelate, bool):
+    if not all(isinstance(value[name], bool) for name in ("fft", "decorrelate") if name in value):
         check.fail(located, key, "fft and decorrelate are true or false")
-    if not _finite_number(decay) or not 0 <= decay <= 10:
-        check.fail(located, f"{key}.decay_power", f"expected a number from 0 to 10, got "
-                   f"{decay!r}")
-    return ParamSpec(size, fft=fft, decorrelate=decorrelate, decay_power=float(decay))
+    given = dict(value)  # what is not given keeps ParamSpec's default
+    if "decay_power" in given:
+        decay = given["decay_power"]
+        if not _finite_number(decay) or not 0 <= decay <= 10:
+            check.fail(located, f"{key}.decay_power", f"expected a number from 0 to 10, got "
+                       f"{decay!r}")
+        given["decay_power"] = float(decay)
+    return ParamSpec(size, **given)
 
 
 def _transforms(check, located, key, value) -> TransformSpec:
@@ -463,8 +462,9 @@ def _regularizers(check, located, key, value) -> dict:
                    f"got {value!r}")
     weights = {}
     for name, weight in value.items():
-        if name not in ("l1", "tv", "blur"):
-            check.fail(located, f"{key}.{name}", "unknown regulariser; known: l1, tv, blur")
+        if name not in REGULARIZERS:
+            check.fail(located, f"{key}.{name}", "unknown regulariser; known: "
+                       f"{', '.join(REGULARIZERS)}")
         if not _finite_number(weight) or not 0 <= weight <= 1e6:
             check.fail(located, f"{key}.{name}", f"expected a weight from 0 to 1e6, got "
                        f"{weight!r}")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checker import Checker
+from .schema import EXAMPLES_TOP
 from .terms import GroupTerm
 from .yaml_lines import Located, plain
 
@@ -182,6 +183,7 @@ def examples(check: Checker, located: Located, key: str) -> dict:
     path = os.path.join(base_folder(check), str(folder))
     if not isinstance(folder, str) or not os.path.isdir(path):
         check.fail(spec["images"], f"{key}.images", f"{folder!r} is not a folder")
-    top = check.integer(spec["top"], f"{key}.top", 1, 100) if "top" in spec else 8
+    top = (check.integer(spec["top"], f"{key}.top", EXAMPLES_TOP.low, EXAMPLES_TOP.high)
+           if "top" in spec else EXAMPLES_TOP.default)
     crop = check.boolean(spec["crop"], f"{key}.crop") if "crop" in spec else False
     return {"images": path, "top": top, "crop": crop}

@@ -1,8 +1,8 @@
 """The names and defaults every layer of fvcli shares: objective kinds, precisions and the
-settings a job may set, each with its default and its help text.
+settings a job may set, each with its default, its range and its help text.
 
-The YAML checker reads this table for defaults, and the command line for its options'
-help, so the two cannot drift apart. Nothing here imports TensorFlow.
+The YAML checker, the command line's options and the render settings all read this table,
+so they cannot drift apart. Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -22,34 +22,63 @@ PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 
 
 @dataclass(frozen=True)
-class Key:
-    """One setting of a job: its default and what it means."""
+class Setting:
+    """One setting: its default, the values it takes and what it means. The job-file
+    checker, the command line's options and :class:`RenderSettings` all read these."""
 
     default: object
     help: str
+    kind: str = "structured"   # whole, number, whole_or_auto, boolean, choice; structured
+                               # values (param, transforms, regularizers) check themselves
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+
+    @property
+    def described(self) -> str:
+        """The help text with the default, as ``--help`` shows it."""
+        default = self.default
+        if isinstance(default, bool):
+            default = "on" if default else "off"
+        elif isinstance(default, dict):
+            default = ", ".join(f"{name} {value:g}" for name, value in default.items())
+        return f"{self.help} (default {default})."
+
+    def range_text(self) -> str:
+        """'from 16 to 2048' or 'from 1 to 1024 or auto', for error messages."""
+        low, high = (f"{bound:g}" for bound in (self.low, self.high))
+        return f"from {low} to {high}" + (" or auto" if self.kind == "whole_or_auto" else "")
 
 
+REGULARIZERS = ("l1", "tv", "blur")
 SETTINGS = {
-    "size": Key(128, "Image side in pixels (default 128)."),
-    "steps": Key(512, "Optimisation steps per image (default 512; 0 writes the starting "
-                      "image)."),
-    "batch_size": Key(16, "Images optimised together (default 16); auto picks it from the "
-                          "device's free memory and prints the estimate."),
-    "seed": Key(0, "Random seed (default 0)."),
-    "learning_rate": Key(0.05, "Adam's learning rate (default 0.05)."),
-    "param": Key({"fft": True, "decorrelate": True, "decay_power": 1.0},
-                 "How the image is held: fft, pixel, or {fft, decorrelate, decay_power}."),
-    "transforms": Key("standard", "Random transforms before each step: standard, none, or "
-                                  "a list of {pad}, {jitter}, {scale}, {rotate}."),
-    "regularizers": Key({"l1": 0.0, "tv": 0.0, "blur": 0.0},
-                        "Penalty weights on the image: {l1, tv, blur}."),
-    "revive": Key(True, "Optimise dead (all-zero) units through their pre-activation "
-                        "until they come alive."),
-    "precision": Key("auto", "Arithmetic of the network (default auto): bf16 on CPUs that "
-                             "compute it natively (AVX512-BF16, AMX), fp16 on GPUs with "
-                             "tensor cores, else fp32. Images and optimiser state stay fp32."),
-    "xla": Key(False, "Compile the optimisation step with XLA. Helps on GPUs; on CPUs it is "
-                      "slower, so off by default."),
+    "size": Setting(128, "Image side in pixels", "whole", 16, 2048),
+    # a million steps is days per image: beyond that, a typo
+    "steps": Setting(512, "Optimisation steps per image; 0 writes the starting image",
+                     "whole", 0, 1_000_000),
+    "batch_size": Setting(16, "Images optimised together; auto picks it from the device's "
+                              "free memory and prints the estimate", "whole_or_auto", 1, 1024),
+    "seed": Setting(0, "Random seed", "whole", 0, 2**31 - 1),
+    "learning_rate": Setting(0.05, "Adam's learning rate", "number", 1e-9, 10.0),
+    "param": Setting("fft", "How the image is held: fft (a scaled Fourier spectrum with "
+                            "decorrelated colours), pixel, or {fft, decorrelate, "
+                            "decay_power}"),
+    "transforms": Setting("standard", "Random transforms before each step: standard (pad "
+                                      "12, jitter 8, scale 0.9-1.1, rotate 10, jitter 4), "
+                                      "none, or a list of {pad}, {jitter}, {scale}, {rotate}"),
+    "regularizers": Setting({name: 0.0 for name in REGULARIZERS},
+                            "Penalty weights on the image: {l1, tv, blur}"),
+    "revive": Setting(True, "Optimise dead (all-zero) units through their pre-activation "
+                            "until they come alive", "boolean"),
+    "precision": Setting("auto", "Arithmetic of the network: auto is bf16 on CPUs that "
+                                 "compute it natively (AVX512-BF16, AMX), fp16 on GPUs with "
+                                 "tensor cores, else fp32. Images and optimiser state stay "
+                                 "fp32", "choice", choices=PRECISIONS),
+    "xla": Setting(False, "Compile the optimisation step with XLA: it helps on GPUs and is "
+                          "slower on CPUs", "boolean"),
 }
 SETTING_KEYS = tuple(SETTINGS)
-DEFAULTS = {name: key.default for name, key in SETTINGS.items()}
+DEFAULTS = {name: setting.default for name, setting in SETTINGS.items()}
+
+# fvcli examples: how many examples of each kind a unit shows
+EXAMPLES_TOP = Setting(8, "Examples of each kind per unit", "whole", 1, 100)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .schema import DEFAULTS
+
 
 @dataclass(frozen=True)
 class ParamSpec:
@@ -56,14 +58,15 @@ class TransformSpec:
 
 @dataclass(frozen=True)
 class RenderSettings:
-    """Everything about a render that is the same for every image of a job."""
+    """Everything about a render that is the same for every image of a job; the defaults
+    are the settings table's (:data:`fvcli.config.schema.SETTINGS`)."""
 
-    size: int = 128
-    steps: int = 512
-    learning_rate: float = 0.05
-    param: ParamSpec = field(default_factory=lambda: ParamSpec(128))
+    size: int = DEFAULTS["size"]
+    steps: int = DEFAULTS["steps"]
+    learning_rate: float = DEFAULTS["learning_rate"]
+    param: ParamSpec = field(default_factory=lambda: ParamSpec(DEFAULTS["size"]))
     transforms: TransformSpec = field(default_factory=TransformSpec.standard)
-    regularizers: tuple[tuple[str, float], ...] = ()
-    revive: bool = True
-    precision: str = "auto"   # auto, bf16, fp16 or fp32 (see hardware.py)
-    xla: bool = False         # compile the step with XLA (faster on GPUs, not on CPUs)
+    regularizers: tuple[tuple[str, float], ...] = tuple(DEFAULTS["regularizers"].items())
+    revive: bool = DEFAULTS["revive"]
+    precision: str = DEFAULTS["precision"]  # auto, bf16, fp16 or fp32 (see engine/hardware)
+    xla: bool = DEFAULTS["xla"]

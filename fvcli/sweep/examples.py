@@ -8,12 +8,10 @@ import os
 from dataclasses import dataclass
 
 from ..config import SpecError
+from ..config.schema import EXAMPLES_TOP
 from ..engine.scoring import UnitScorer, score_folder, thumbnail
 from ..outputs.collect import collect, job_names
 from ..outputs.examples import write_examples
-
-DEFAULT_TOP = 8  # examples of each kind per unit
-
 
 @dataclass
 class ExamplesTask:
@@ -45,7 +43,7 @@ def plan_examples(prepared_file, images: str | None, top: int | None,
         except ValueError as error:
             raise SpecError(path, job.spec.line, job.name, str(error)) from None
         tasks.append(ExamplesTask(job, scorer, images or settings["images"],
-                                  top or settings.get("top", DEFAULT_TOP),
+                                  top or settings.get("top", EXAMPLES_TOP.default),
                                   settings.get("crop", False) if crop is None else crop))
     return tasks
 
