@@ -270,7 +270,9 @@ def all_mixed_estimate(network, layer_rows: list[dict]) -> dict:
     rates = {row["layer"]: row["image_steps_per_s"] for row in layer_rows}
     mixed_4b = next(row for row in layer_rows if row["layer"] == LAYER)
     gflop_per_s = mixed_4b["image_steps_per_s"] * mixed_4b["gflop_per_image_step"]
-    jobs = plan_job_file(load_job_file(ALL_MIXED), network)
+    cpu = resolve_device("cpu")
+    jobs = plan_job_file(load_job_file(ALL_MIXED), network,
+                         lambda requested: resolve_precision(requested, cpu))
     by_layer = sum(len(job.units) * job.settings.steps / rates[job.terms[0].layer]
                    for job in jobs)
     by_flops = sum(job_flops(job, network) for job in jobs) / (gflop_per_s * 1e9)
@@ -286,9 +288,9 @@ def sweep(network, out: str, channels: int, steps: int) -> dict:
     with open(job_path, "w", encoding="utf-8") as file:
         file.write(f"jobs:\n  - name: sweep\n    objective: channel\n    layer: {LAYER}\n"
                    f"    channels: 0-{channels - 1}\n    size: {SIZE}\n    steps: {steps}\n")
-    (job,) = plan_job_file(load_job_file(job_path), network)
     device = resolve_device("cpu")
-    job.precision = resolve_precision(job.settings.precision, device)
+    (job,) = plan_job_file(load_job_file(job_path), network,
+                           lambda requested: resolve_precision(requested, device))
     renderers = RendererCache(network, device)
     started = time.perf_counter()
     with PeakMemory() as memory:

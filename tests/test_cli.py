@@ -146,8 +146,8 @@ def test_a_render_records_its_speed_and_validate_estimates_from_it(tmp_path, mon
     (key, speed), = json.loads(open(speeds_path()).read()).items()
     assert speed["gflop_per_s"] > 0 and speed["how"] == "a render"
     # at a speed that makes the whole file 3000 s of work, the estimate says 50 minutes
-    flops = sum(job_flops(job, demo_network) for job in plan_job_file(load_job_file(jobs),
-                                                                     demo_network))
+    jobs_of_file = plan_job_file(load_job_file(jobs), demo_network, lambda requested: "fp32")
+    flops = sum(job_flops(job, demo_network) for job in jobs_of_file)
     speed["gflop_per_s"] = flops / 3000 / 1e9
     open(speeds_path(), "w").write(json.dumps({key: speed}))
     result = run("validate", jobs)
@@ -194,6 +194,10 @@ def test_a_precision_the_device_lacks_is_refused_before_anything_renders(tmp_pat
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"fvcli: error: {jobs}:") and "fp16 needs a GPU" in line
     assert not (tmp_path / "o").exists()
+    # validate resolves precisions on this machine as render does, before any fingerprint
+    checked = run("validate", jobs, "--no-estimate")
+    assert checked.exit_code == 2
+    assert line in checked.stderr and checked.stderr.count("fp16 needs a GPU") == 3  # 3 jobs
 
 
 def test_asking_for_a_gpu_that_is_not_there_is_one_clear_line(tmp_path):

@@ -43,10 +43,17 @@ def test_shard_option_is_checked():
             Shard.parse(bad)
 
 
+def on_cpu(requested: str) -> str:
+    """The precision a job asking for ``requested`` renders in on this machine's CPU."""
+    from fvcli.engine.hardware import resolve_device, resolve_precision
+
+    return resolve_precision(requested, resolve_device("cpu"))
+
+
 def _fingerprints(tmp_path, demo_network, text):
     path = tmp_path / "f.yaml"
     path.write_text(textwrap.dedent(text))
-    jobs = plan_job_file(load_job_file(str(path)), demo_network)
+    jobs = plan_job_file(load_job_file(str(path)), demo_network, on_cpu)
     return {job.name: {unit.file_stem: unit.fingerprint for unit in job.units} for job in jobs}
 
 
@@ -65,7 +72,6 @@ CHANGES_THE_IMAGE = [
     ("batch_size: 4}", "batch_size: 4, transforms: none}"),
     ("batch_size: 4}", "batch_size: 4, regularizers: {tv: 1.0}}"),
     ("batch_size: 4}", "batch_size: 4, revive: false}"),
-    ("batch_size: 4}", "batch_size: 4, precision: fp32}"),
     ("batch_size: 4}", "batch_size: 4, param: pixel}"),
 ]
 KEEPS_THE_IMAGE = [
@@ -87,6 +93,19 @@ def test_fingerprints_change_exactly_with_what_changes_the_image(
     assert not any(kept) if changes_image else all(kept)
     if not changes_image:
         assert before["b"] == after["b"]
+
+
+def test_fingerprints_follow_the_precision_a_job_runs_in_not_the_one_it_names(
+        tmp_path, demo_network):
+    def with_precision(precision: str) -> dict:
+        text = BASE.replace("batch_size: 4}", f"batch_size: 4, precision: {precision}}}")
+        return _fingerprints(tmp_path, demo_network, text)["a"]
+
+    native = on_cpu("auto")
+    auto = _fingerprints(tmp_path, demo_network, BASE)["a"]
+    assert with_precision(native) == auto
+    other = with_precision("fp32" if native == "bf16" else "bf16")
+    assert not set(other.values()) & set(auto.values())
 
 
 def test_job_order_in_the_file_does_not_change_fingerprints(tmp_path, demo_network):

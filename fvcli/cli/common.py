@@ -93,23 +93,27 @@ def load_network_or_fail(model, table_size=None, where: str = "--model"):
         model_failure(type(error)(f"{where}: {error}"))
 
 
-def prepare_or_fail(job_files, model_option, overrides, all_errors: bool = False):
-    """Every job file read, its model loaded and its jobs planned
+def prepare_or_fail(job_files, model_option, overrides, device: str = "auto",
+                    all_errors: bool = False):
+    """Every job file read, its model loaded and its jobs planned for ``device``
     (:func:`fvcli.sweep.prepare.prepare_job_files`). On bad input, print the first error
     (or, with ``all_errors``, every error of every file) in file and line order, exit 2."""
     from ..config import SpecError
+    from ..engine.machine import HardwareError
     from ..models.errors import ModelError
     from ..sweep.prepare import prepare_job_files
 
     errors = []
-    prepared = []
+    prepared = None
     try:
-        prepared = prepare_job_files(job_files, model_option, overrides,
+        prepared = prepare_job_files(job_files, model_option, overrides, device,
                                      errors if all_errors else None)
     except SpecError as error:
         errors.append(error)
     except ModelError as error:
         model_failure(error)
+    except HardwareError as error:  # the device asked for is not there
+        fail(f"--device: {error}", ExitCode.BAD_INPUT)
     for error in sorted(errors, key=lambda error: (error.file, error.line)):
         click.echo(f"fvcli: error: {error}", err=True)
     if errors:

@@ -38,7 +38,7 @@ def examples(job_file, images, top, crop, out, model, batch_size):
     a warning and listed in examples.json. The folder is streamed, so its size is not
     limited by memory.
     """
-    (prepared,) = prepare_or_fail([job_file], model, {})
+    (prepared,) = prepare_or_fail([job_file], model, {}).files
     from ..config import SpecError
     from ..sweep.examples import find_examples, plan_examples
 

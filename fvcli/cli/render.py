@@ -59,13 +59,13 @@ def render(job_files, out, model, steps, size, batch_size, seed, precision, devi
         with StopSignals() as stop:
             if os.path.isdir(out) and not lock.acquire(wait=False):
                 _already_running(lock, job_files, out)
-            prepared = prepare_or_fail(job_files, model, overrides)
-            render_device = _checked_device(device, prepared)
+            prepared = prepare_or_fail(job_files, model, overrides, device)
+            _check_memory(prepared)
             if not lock.acquire(wait=False):
                 _already_running(lock, job_files, out)
             if shard_note and not quiet:
                 click.echo(f"fvcli: {shard_note}", err=True)
-            _render(prepared, render_device, out, chosen_shard, force, quiet, stop)
+            _render(prepared, out, chosen_shard, force, quiet, stop)
     except KeyboardInterrupt:  # a second Ctrl-C
         fail("interrupted at once; the batch in flight is lost, everything before it is "
              "kept", ExitCode.INTERRUPTED)
@@ -73,13 +73,13 @@ def render(job_files, out, model, steps, size, batch_size, seed, precision, devi
         lock.release()
 
 
-def _render(prepared, device, out, shard, force, quiet, stop) -> None:
+def _render(prepared, out, shard, force, quiet, stop) -> None:
     """Render, then map how the run ended to its exit code and last line."""
     from ..engine.memory import OutOfMemory
     from ..sweep.runner import render_prepared
 
     try:
-        report = render_prepared(prepared, device, out, shard, force, quiet, stop, click.echo)
+        report = render_prepared(prepared, out, shard, force, quiet, stop, click.echo)
     except OSError as error:
         cannot_write(error, out)
     except OutOfMemory as error:
@@ -145,18 +145,12 @@ def _already_running(lock, job_files, out) -> None:
     sys.exit(ExitCode.DONE)
 
 
-def _checked_device(device_name, prepared):
-    """The device to render on, after checking every job against it (precision, memory)."""
+def _check_memory(prepared) -> None:
+    """Exit 2 with one line if a batch of some job cannot fit in the device's memory."""
     from ..config import SpecError
-    from ..engine.hardware import HardwareError, resolve_device
-    from ..sweep.prepare import check_machine
+    from ..sweep.prepare import check_memory
 
     try:
-        device = resolve_device(device_name)
-    except HardwareError as error:
-        fail(f"--device: {error}", ExitCode.BAD_INPUT)
-    try:
-        check_machine(prepared, device)
+        check_memory(prepared)
     except SpecError as error:
         fail(str(error), ExitCode.BAD_INPUT)
-    return device

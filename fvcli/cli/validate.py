@@ -28,7 +28,7 @@ def validate(job_files, model, estimate):
     from ..sweep.progress import format_duration
 
     total = 0.0
-    for file in prepared:
+    for file in prepared.files:
         for job in file.jobs:
             first = job.describe(job.units[0].indices)
             line = (f"{file.job_file.path}: {job.name}: {len(job.units)} image(s), "
@@ -46,8 +46,6 @@ def validate(job_files, model, estimate):
 
 
 def _speeds(prepared) -> dict:
-    from ..engine.hardware import resolve_device
     from ..sweep.pricing import job_speeds
 
-    return job_speeds(prepared, resolve_device("auto"),
-                      say=lambda message: click.echo(message, err=True))
+    return job_speeds(prepared, say=lambda message: click.echo(message, err=True))

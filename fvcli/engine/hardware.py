@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from .machine import available_ram, cpu_flags
+from .machine import HardwareError, available_ram, cpu_flags
 
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|gpu(:\d+)?)$")
@@ -25,10 +25,6 @@ _REWRITES = {"bf16": "auto_mixed_precision_onednn_bfloat16", "fp16": "auto_mixed
 _CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 # fp16 tensor cores arrived with Volta (compute capability 7.0).
 _GPU_FP16_CAPABILITY = (7, 0)
-
-
-class HardwareError(Exception):
-    """A device or precision that this machine cannot provide; ``str()`` is the line to show."""
 
 
 @dataclass(frozen=True)

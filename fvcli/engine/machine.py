@@ -7,6 +7,10 @@ import os
 import platform
 
 
+class HardwareError(ValueError):
+    """A device or precision that this machine cannot provide; ``str()`` is the line to show."""
+
+
 def cpu_info(field: str) -> str:
     """The value of ``field`` (e.g. "model name", "flags") of the first CPU in
     /proc/cpuinfo, or "" where there is none (not Linux)."""

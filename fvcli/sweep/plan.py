@@ -44,7 +44,6 @@ class PlannedJob:
     terms: tuple[Term, ...]
     units: list["Unit"] = field(default_factory=list)
     model_fingerprint: str = ""
-    precision: str = ""   # as it will run (auto resolved on the device); "" until known
     vector_sizes: tuple[int, ...] = ()  # per term: channels of its direction, else 1
     group_terms: tuple[GroupTerm, ...] = ()  # layers resolved to the model's names
 
@@ -83,7 +82,7 @@ class PlannedJob:
                 "learning_rate": settings.learning_rate,
                 "param": settings.param.describe(), "transforms": settings.transforms.describe(),
                 "regularizers": dict(settings.regularizers), "revive": settings.revive,
-                "precision": self.precision or settings.precision,
+                "precision": settings.precision,
                 "group_terms": [term.describe() for term in self.group_terms],
                 "images": self.images_per_unit, "interpolate": self.spec.interpolate,
                 "init": _file_digest(self.spec.init) if self.spec.init else None}
@@ -201,13 +200,16 @@ def unit_seed(job_seed: int, indices: tuple[int, ...]) -> int:
 # ----------------------------------------------------------------------------- resolving
 
 
-def plan_job_file(job_file: JobFile, network, errors: list | None = None) -> list[PlannedJob]:
-    """Resolve every job of ``job_file`` against ``network``; raises SpecError on the first
-    problem, or, given an ``errors`` list, adds each bad job's error to it and goes on."""
+def plan_job_file(job_file: JobFile, network, precision_of,
+                  errors: list | None = None) -> list[PlannedJob]:
+    """Resolve every job of ``job_file`` against ``network``, and its precision with
+    ``precision_of`` (the device's: requested -> the precision it runs in, ValueError with
+    the reason if the device lacks it). Raises SpecError on the first problem, or, given an
+    ``errors`` list, adds each bad job's error to it and goes on."""
     jobs = []
     for spec in job_file.jobs:
         try:
-            jobs.append(plan_job(job_file.path, spec, network))
+            jobs.append(plan_job(job_file.path, spec, network, precision_of))
         except SpecError as error:
             if errors is None:
                 raise
@@ -215,9 +217,10 @@ def plan_job_file(job_file: JobFile, network, errors: list | None = None) -> lis
     return jobs
 
 
-def plan_job(path: str, spec: JobSpec, network) -> PlannedJob:
-    """Resolve layer names, channel/class lists and directions of one job and list its
-    units."""
+def plan_job(path: str, spec: JobSpec, network, precision_of) -> PlannedJob:
+    """Resolve layer names, channel/class lists, directions and the precision of one job
+    and list its units."""
+    spec = _with_precision(path, spec, precision_of)
     resolved_terms, per_term, vectors, sizes = [], [], [], []
     for written in spec.written:
         line, key = written.where
@@ -250,6 +253,17 @@ def plan_job(path: str, spec: JobSpec, network) -> PlannedJob:
                                     for v, i in zip(vectors, indices)))
                  for n, indices in enumerate(_unit_targets(path, spec, per_term))]
     return job
+
+
+def _with_precision(path, spec: JobSpec, precision_of) -> JobSpec:
+    """The job with its precision as it will run (auto resolved on the device), before
+    anything takes a fingerprint of it."""
+    try:
+        precision = precision_of(spec.settings.precision)
+    except ValueError as error:
+        raise SpecError(path, spec.line, f"{spec.name}: precision", str(error)) from None
+    return replace(spec, settings=replace(spec.settings, precision=precision),
+                   raw={**spec.raw, "precision": precision})
 
 
 def _grayscale(spec: JobSpec) -> JobSpec:

@@ -1,5 +1,5 @@
-"""Before anything renders: job files read and checked, their models loaded, their jobs
-planned against the models, and checked against the machine (precision, memory).
+"""Before anything renders: job files read and checked, their models loaded, the device
+chosen, and their jobs planned against the models and the device (precision, memory).
 
 Everything that can be wrong with the input is found here, so that a bad file never
 leaves half-written output.
@@ -25,18 +25,35 @@ class PreparedFile:
     model: object  # the model as the file or --model gave it (a name, handle, path or mapping)
 
 
-def prepare_job_files(job_files, model_option, overrides: dict,
-                      errors: list | None = None) -> list[PreparedFile]:
-    """Read every job file, load the model(s) (once each), plan the jobs against them.
+@dataclass
+class Prepared:
+    """Job files prepared for one device."""
+
+    files: list[PreparedFile]
+    device: object  # fvcli.engine.hardware.Device
+
+    @property
+    def jobs(self):
+        """(job, network) of every job of every file, in order."""
+        return [(job, file.network) for file in self.files for job in file.jobs]
+
+
+def prepare_job_files(job_files, model_option, overrides: dict, device_name: str = "auto",
+                      errors: list | None = None) -> Prepared:
+    """Read every job file, choose the device, load the model(s) (once each), plan the jobs
+    against them with their precision resolved on the device.
 
     Raises the first SpecError, or, given an ``errors`` list, adds every error of every
-    file to it and goes on. A model that cannot be loaded raises ModelError (or
-    ModelUnavailable) naming where it was given: ``--model``, or the file and line."""
-    prepared, networks = [], {}
+    file to it and goes on. A device that is not there raises HardwareError. A model that
+    cannot be loaded raises ModelError (or ModelUnavailable) naming where it was given:
+    ``--model``, or the file and line."""
     files = [load_job_file(path, overrides, errors) for path in job_files]
     import_tensorflow_quietly()  # only now: a bad file is reported without waiting for it
+    from ..engine.hardware import resolve_device, resolve_precision
     from ..models.loading import load_network
 
+    device = resolve_device(device_name)
+    prepared, networks = [], {}
     for job_file in files:
         model = model_option or job_file.model
         key = repr(model)
@@ -45,9 +62,10 @@ def prepare_job_files(job_files, model_option, overrides: dict,
                 networks[key] = load_network(model)
             except ModelError as error:
                 raise type(error)(f"{_model_origin(job_file, model_option)}: {error}") from None
-        jobs = plan_job_file(job_file, networks[key], errors)
+        jobs = plan_job_file(job_file, networks[key],
+                             lambda requested: resolve_precision(requested, device), errors)
         prepared.append(PreparedFile(job_file, jobs, networks[key], model))
-    return prepared
+    return Prepared(prepared, device)
 
 
 def _model_origin(job_file: JobFile, model_option) -> str:
@@ -59,19 +77,12 @@ def _model_origin(job_file: JobFile, model_option) -> str:
     return f"{job_file.path}: model (the default)"
 
 
-def check_machine(prepared: list[PreparedFile], device) -> None:
-    """Resolve each job's precision on ``device`` and check that a batch fits in its
-    memory; SpecError names the job's file and line otherwise."""
-    from ..engine.hardware import HardwareError, resolve_precision
+def check_memory(prepared: Prepared) -> None:
+    """Check that a batch of every job fits in the device's memory (by the estimate that
+    ``batch_size: auto`` uses); SpecError names the job's file and line otherwise."""
     from ..engine.memory import memory_problem
 
-    for file in prepared:
-        for job in file.jobs:
-            try:
-                job.precision = resolve_precision(job.settings.precision, device)
-            except HardwareError as error:
-                raise SpecError(job.spec.file, job.spec.line, f"{job.name}: precision",
-                                str(error)) from None
-            too_big = memory_problem(job, file.network, device)
-            if too_big:
-                raise SpecError(job.spec.file, job.spec.line, job.name, too_big)
+    for job, network in prepared.jobs:
+        too_big = memory_problem(job, network, prepared.device)
+        if too_big:
+            raise SpecError(job.spec.file, job.spec.line, job.name, too_big)

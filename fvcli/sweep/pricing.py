@@ -5,25 +5,21 @@ or that a few timed steps measure now."""
 from __future__ import annotations
 
 from ..engine.cost import job_flops
-from ..engine.hardware import HardwareError, resolve_precision
 from .runner import measure_speed
 from .speed import record_speed, recorded_speed, speed_key
 
 
-def job_speeds(prepared, device, say) -> dict:
+def job_speeds(prepared, say) -> dict:
     """Per job (by id), the speed its time is estimated at: recorded by an earlier render on
     this machine with the same model, device and precision, else measured now on the job
     of that model and precision with the most work (``say`` hears that it is). Each speed
     is {"gflop_per_s", "how", "when", "label"}."""
+    device = prepared.device
     groups: dict[str, list] = {}  # speed key -> [(job, network, precision)]
-    for file in prepared:
-        for job in file.jobs:
-            try:
-                precision = resolve_precision(job.settings.precision, device)
-            except HardwareError:
-                continue
-            key = speed_key(getattr(file.network, "fingerprint", ""), device.name, precision)
-            groups.setdefault(key, []).append((job, file.network, precision))
+    for job, network in prepared.jobs:
+        precision = job.settings.precision
+        key = speed_key(getattr(network, "fingerprint", ""), device.name, precision)
+        groups.setdefault(key, []).append((job, network, precision))
     speeds = {}
     for key, members in groups.items():
         speed = recorded_speed(key)

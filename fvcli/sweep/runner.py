@@ -57,19 +57,19 @@ class RunReport:
         self.grids += other.grids
 
 
-def render_prepared(prepared, device, out_dir: str, shard: Shard, force: bool, quiet: bool,
+def render_prepared(prepared, out_dir: str, shard: Shard, force: bool, quiet: bool,
                     should_stop, on_grid) -> RunReport:
-    """Render ``shard`` of the units of every prepared job file into ``out_dir`` on
-    ``device``, one file after another, until done or stopped; ``on_grid(path)`` hears of
-    each job grid written. Returns what the run did, over all files."""
+    """Render ``shard`` of the units of every prepared job file into ``out_dir`` on the
+    device they were prepared for, one file after another, until done or stopped;
+    ``on_grid(path)`` hears of each job grid written. Returns what the run did."""
     from ..models.names import resolve_model_spec
 
     label = f"shard {shard}" if shard.count > 1 else "render"
     total = RunReport()
-    for file in prepared:
+    for file in prepared.files:
         record = {"source": file.network.description, "fingerprint": file.network.fingerprint,
                   "spec": resolve_model_spec(file.model)}
-        runner = SweepRunner(RendererCache(file.network, device), out_dir, record,
+        runner = SweepRunner(RendererCache(file.network, prepared.device), out_dir, record,
                              should_stop=should_stop, quiet=quiet)
         report = runner.run(file.jobs, shard, force=force, label=label)
         total.add(report)
@@ -270,7 +270,7 @@ def plan_record(job: PlannedJob, model_record: dict, cost: float, network) -> di
         "versions": {"fvcli": __version__, "tensorflow": tf.__version__,
                      "numpy": np.__version__, "python": platform.python_version()},
         "seed": job.spec.seed,
-        "precision": job.precision or job.settings.precision,
+        "precision": job.settings.precision,
         # each step's transforms map an image onto a window of this side, which the
         # network is fed (terms with resized_to are resized to the model's size after)
         "network_input_size": job.settings.size,
