@@ -40,7 +40,7 @@ from fvcli.sweep.runner import SweepRunner  # noqa: E402
 from support.slim_inception import install_in_hub_cache  # noqa: E402
 from fvcli.config import load_job_file  # noqa: E402
 from fvcli.sweep.plan import plan_job_file  # noqa: E402
-from fvcli.engine.cost import job_flops  # noqa: E402
+from fvcli.engine.cost import job_flops, layer_step_flops  # noqa: E402
 from fvcli.sweep.progress import format_duration  # noqa: E402
 from fvcli.engine.machine import cpu_name  # noqa: E402
 from fvcli.engine.transforms import Transforms  # noqa: E402
@@ -256,7 +256,7 @@ def per_layer(network, precision: str, steps: int) -> list[dict]:
         rate = case.result()["image_steps_per_s"]
         rows.append({"measure": "per layer", "layer": layer, "precision": precision,
                      "batch": DEFAULT_BATCH, "size": SIZE, "steps": steps,
-                     "gflop_per_image_step": round(2 * network.forward_flops(layer, SIZE) / 1e9,
+                     "gflop_per_image_step": round(layer_step_flops(network, layer, SIZE) / 1e9,
                                                    3),
                      "image_steps_per_s": rate,
                      "seconds_per_unit": round(UNIT_STEPS / rate, 2)})

@@ -108,6 +108,29 @@ def test_fingerprints_follow_the_precision_a_job_runs_in_not_the_one_it_names(
     assert not set(other.values()) & set(auto.values())
 
 
+def test_a_units_cost_counts_each_of_its_images_and_the_deepest_layer_it_reads(
+        tmp_path, demo_network):
+    from fvcli.engine.cost import job_flops, unit_flops
+
+    path = tmp_path / "costs.yaml"
+    path.write_text(textwrap.dedent("""\
+        model: demo
+        defaults: {size: 32, steps: 8}
+        jobs:
+          - {name: plain, objective: channel, layer: conv2, channels: 0-2}
+          - {name: diverse, objective: channel, layer: conv2, channels: 0-2,
+             diversity: {count: 3, layer: conv2}}
+          - {name: deeper, objective: channel, layer: conv2, channels: 0-2,
+             diversity: {count: 3, layer: conv4}}
+        """))
+    plain, diverse, deeper = plan_job_file(load_job_file(str(path)), demo_network, on_cpu)
+    # a diversity unit renders its 3 images and an uncoupled reference image
+    assert unit_flops(diverse, demo_network) == 4 * unit_flops(plain, demo_network)
+    assert unit_flops(deeper, demo_network) > unit_flops(diverse, demo_network)
+    assert job_flops(plain, demo_network) == 3 * unit_flops(plain, demo_network)
+    assert unit_flops(plain, demo_network) == 8 * 2 * demo_network.forward_flops("conv2", 32)
+
+
 def test_job_order_in_the_file_does_not_change_fingerprints(tmp_path, demo_network):
     lines = BASE.splitlines()
     swapped = "\n".join(lines[:3] + [lines[4], lines[3]]) + "\n"

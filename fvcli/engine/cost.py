@@ -1,36 +1,38 @@
 """What rendering costs, in FLOPs: the one formula that shards, status, validate's time
 estimate and the bench all use.
 
-One image-step costs twice the forward FLOPs from the image to the objective's deepest
-layer (the forward pass, and the gradient back to the image), at the render size.
+One image-step costs twice the forward FLOPs from the image to the deepest layer the step
+reads (the objective's layers and those of the terms that couple a unit's images), at the
+render size: the forward pass, and the gradient back to the image. A unit costs that for
+each of its images (diversity samples and their reference, interpolation frames) at each
+step.
 """
 
 from __future__ import annotations
 
 
-def forward_flops(job, network) -> float:
-    """FLOPs of a forward pass of one image to ``job``'s deepest layer, at its size."""
-    return float(max(network.forward_flops(term.layer, job.settings.size)
-                     for term in job.terms))
+def layer_step_flops(network, layer: str, size: int) -> float:
+    """FLOPs of one image-step that reads ``layer`` of ``size`` px images: forward to it,
+    and back."""
+    return 2.0 * network.forward_flops(layer, size)
 
 
 def image_step_flops(job, network) -> float:
-    """FLOPs of one image-step of ``job``: forward to its deepest layer and back."""
-    return 2.0 * forward_flops(job, network)
+    """FLOPs of one image-step of ``job`` (a planned job): to the deepest layer it reads."""
+    layers = [term.layer for term in (*job.terms, *job.group_terms)]
+    return max(layer_step_flops(network, layer, job.settings.size) for layer in layers)
+
+
+def unit_flops(job, network) -> float:
+    """FLOPs of rendering one unit of ``job``: every image of it, every step."""
+    return job.images_per_unit * job.settings.steps * image_step_flops(job, network)
 
 
 def job_flops(job, network) -> float:
-    """FLOPs of rendering every image of ``job``."""
-    images = len(job.units) * job.images_per_unit
-    return images * job.settings.steps * image_step_flops(job, network)
+    """FLOPs of rendering every unit of ``job``."""
+    return len(job.units) * unit_flops(job, network)
 
 
 def batch_speed(job, network, image_steps: int, seconds: float) -> float:
     """GFLOP/s of ``image_steps`` of ``job`` done in ``seconds``."""
     return image_steps * image_step_flops(job, network) / max(seconds, 1e-9) / 1e9
-
-
-def unit_cost(job, network) -> float:
-    """Estimated cost of one unit of ``job``: FLOPs of a forward pass to its deepest layer
-    at the size the network sees, times its steps."""
-    return forward_flops(job, network) * job.settings.steps

@@ -7,9 +7,13 @@ import tensorflow as tf
 from .graph import sub_graph
 
 
+COUNTED_OPS = ("Conv2D", "DepthwiseConv2dNative", "MatMul")
+
+
 def graph_flops(pruned, input_name: str, size: int, channels: int) -> int:
-    """Multiply-adds x 2 of the convolutions and matrix products that ``pruned`` (a pruned
-    graph function) computes for one ``size`` x ``size`` image of ``channels`` channels."""
+    """Multiply-adds x 2 of the convolutions (plain, grouped and depthwise) and matrix
+    products that ``pruned`` (a pruned graph function) computes for one ``size`` x
+    ``size`` image of ``channels`` channels; the rest is cheap beside them."""
     wanted = sub_graph(pruned.graph.as_graph_def(),
                        [tensor.op.name for tensor in pruned.outputs])
     keep = {node.name for node in wanted.node}
@@ -18,11 +22,13 @@ def graph_flops(pruned, input_name: str, size: int, channels: int) -> int:
         tf.graph_util.import_graph_def(wanted, input_map={input_name + ":0": images}, name="")
     total = 0
     for op in fixed.get_operations():
-        if op.name not in keep or op.type not in ("Conv2D", "MatMul"):
+        if op.name not in keep or op.type not in COUNTED_OPS:
             continue
         out, kernel = op.outputs[0].shape, op.inputs[1].shape
-        if op.type == "Conv2D":
+        if op.type == "Conv2D":  # kernel [h, w, input channels per group, outputs]
             total += 2 * out[1] * out[2] * out[3] * kernel[0] * kernel[1] * kernel[2]
+        elif op.type == "DepthwiseConv2dNative":  # each output reads one input channel
+            total += 2 * out[1] * out[2] * out[3] * kernel[0] * kernel[1]
         else:
             total += 2 * out[-1] * kernel[0]
     return int(total)

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from .. import __version__
-from ..engine.cost import batch_speed, unit_cost
+from ..engine.cost import batch_speed, unit_flops
 from ..engine.memory import OutOfMemory, batch_size_of, out_of_memory_message
 from ..engine.param import Parameterization
 from ..engine.renderer import Renderer, RendererCache, RenderStopped
@@ -96,7 +96,7 @@ class SweepRunner:
             label: str = "render") -> RunReport:
         """Render this shard's units that are not on disk yet (all of them with
         ``force``); collect the jobs that are then complete."""
-        costs = {id(job): unit_cost(job, self.network) for job in jobs}
+        costs = {id(job): unit_flops(job, self.network) for job in jobs}
         mine = shard_units([unit for job in jobs for unit in job.units], shard,
                            lambda unit: costs[id(unit.job)])
         report = RunReport(shard_units=len(mine))
