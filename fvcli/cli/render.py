@@ -130,7 +130,7 @@ def _shard(option: str | None):
 def _run_lock(out: str, job_files, shard):
     """The lock a run of these job files into ``out`` holds: one per shard, so shards of a
     sweep run side by side and a second run of the same shard (cron) sees the first."""
-    from ..outputs.collect import STATE_FOLDER
+    from ..outputs.records import STATE_FOLDER
     from ..outputs.locks import FileLock
 
     files = "\n".join(sorted(os.path.abspath(path) for path in job_files))

@@ -8,6 +8,7 @@ import os
 import click
 
 from ..exit_codes import ExitCode
+from ..outputs.records import GRID_FILE
 from .common import cannot_write, fail
 
 
@@ -36,7 +37,7 @@ def collect_command(out_dir):
         cannot_write(error, out_dir)
     for view in views:
         if view.done:
-            click.echo(os.path.join(out_dir, view.name, "grid.png"))
+            click.echo(os.path.join(out_dir, view.name, GRID_FILE))
     click.echo(os.path.join(out_dir, "index.html"))
 
 

@@ -58,7 +58,7 @@ class JobSpec:
     settings: RenderSettings = field(default_factory=RenderSettings)
     batch_size: int | str = DEFAULTS["batch_size"]  # or "auto": from the device's memory
     seed: int = 0
-    raw: dict = field(default_factory=dict)      # settings as resolved, for the manifest
+    resolved_settings: dict = field(default_factory=dict)  # every setting, defaults filled in
     group_terms: tuple = ()      # terms coupling a unit's images (diversity, alignment)
     images_per_unit: int = 1     # images optimised together as one unit
     interpolate: bool = False    # the two terms are the ends of an interpolation
@@ -158,7 +158,7 @@ def _check_preprocess(check: Checker, node: Located) -> None:
 def _job(check: Checker, node: Located, key: str, defaults: dict, overrides: dict) -> JobSpec:
     spec = check.mapping(node, key, JOB_KEYS)
     merged = {**defaults, **{k: v for k, v in spec.items() if k in SETTING_KEYS}}
-    settings, raw = _settings(check, merged, key, node, overrides)
+    settings, resolved = _settings(check, merged, key, node, overrides)
     if "objective" not in spec:
         check.fail(node, f"{key}.objective", f"missing; one of {', '.join(JOB_KINDS)}, "
                    "or a list of weighted terms")
@@ -185,7 +185,8 @@ def _job(check: Checker, node: Located, key: str, defaults: dict, overrides: dic
         extras["examples"] = kinds.examples(check, spec["examples"], f"{key}.examples")
     name = _name(check, spec, key, written)
     return JobSpec(name=name, file=check.path, line=node.line, written=written,
-                   settings=settings, batch_size=raw["batch_size"], seed=raw["seed"], raw=raw,
+                   settings=settings, batch_size=resolved["batch_size"], seed=resolved["seed"],
+                   resolved_settings=resolved,
                    **extras)
 
 
@@ -353,29 +354,33 @@ def parse_indices(value):
 
 
 def _settings(check: Checker, merged: dict, key: str, node: Located, overrides: dict):
-    raw = {name: plain(merged[name]) if name in merged else DEFAULTS[name]
-           for name in SETTING_KEYS}
+    """(RenderSettings, every setting as resolved: defaults filled in, ``overrides`` from
+    the command line applied, structured values as the manifest shows them)."""
+    resolved = {name: plain(merged[name]) if name in merged else DEFAULTS[name]
+                for name in SETTING_KEYS}
 
     def where(name):
         return merged.get(name, node)
 
     for name, setting in SETTINGS.items():
         if name in merged and setting.kind != "structured":
-            raw[name] = _setting(check, where(name), f"{key}.{name}", setting)
+            resolved[name] = _setting(check, where(name), f"{key}.{name}", setting)
     for name, value in overrides.items():
         if value is not None:
-            raw[name] = value
-    param = _param(check, where("param"), f"{key}.param", raw["param"], raw["size"])
-    transforms = _transforms(check, where("transforms"), f"{key}.transforms", raw["transforms"])
+            resolved[name] = value
+    param = _param(check, where("param"), f"{key}.param", resolved["param"], resolved["size"])
+    transforms = _transforms(check, where("transforms"), f"{key}.transforms",
+                             resolved["transforms"])
     regs = _regularizers(check, where("regularizers"), f"{key}.regularizers",
-                         raw["regularizers"])
-    raw.update(param=param.describe(), transforms=transforms.describe(), regularizers=dict(regs))
-    settings = RenderSettings(size=raw["size"], steps=raw["steps"],
-                              learning_rate=raw["learning_rate"], param=param,
+                         resolved["regularizers"])
+    resolved.update(param=param.describe(), transforms=transforms.describe(),
+                    regularizers=dict(regs))
+    settings = RenderSettings(size=resolved["size"], steps=resolved["steps"],
+                              learning_rate=resolved["learning_rate"], param=param,
                               transforms=transforms, regularizers=tuple(regs.items()),
-                              revive=raw["revive"], precision=raw["precision"],
-                              xla=raw["xla"])
-    return settings, raw
+                              revive=resolved["revive"], precision=resolved["precision"],
+                              xla=resolved["xla"])
+    return settings, resolved
 
 
 def _setting(check: Checker, located: Located, key: str, setting: Setting):

@@ -1,6 +1,6 @@
 """Records on disk -> each job's grid.png and manifest.json, and the folder's index.html.
 
-Collect reads what the shards of a sweep left (:mod:`fvcli.store`) and never imports
+Collect reads what the shards of a sweep left (:mod:`fvcli.outputs.store`) and never imports
 TensorFlow. A job shows exactly the units of its ``job.json`` (the job as it now stands);
 records of units that an earlier version of the job had are ignored. Grids and manifests
 are written streaming, a row of tiles and a record at a time, so a job of 10 000 units
@@ -20,25 +20,27 @@ import numpy as np
 from .locks import FileLock
 from .files import (GRID_BACKGROUND, GRID_GAP, MISSING_TILE, grid_shape, write_atomic_stream,
                      write_png_strips)
-from .store import PLAN_FILE, JobStore
-
-STATE_FOLDER = ".fvcli"  # locks and logs of fvcli itself, inside the output folder
+from .records import (DONE, FAILED, GRID_FILE, MANIFEST_FILE, PLAN_FILE, STATE_FOLDER,
+                      manifest_header)
+from .store import JobStore
 
 
 @dataclass
 class UnitView:
-    """A planned unit and, when it is rendered with its current fingerprint, its record."""
+    """A planned unit (its job.json entry) and, when it is rendered or failed with its
+    current fingerprint, its record."""
 
     plan: dict
     record: dict | None
+    state: str | None = None  # DONE, FAILED or None (see records.unit_state)
 
     @property
     def done(self) -> bool:
-        return self.record is not None and self.record.get("status", "done") == "done"
+        return self.state == DONE
 
     @property
     def failed(self) -> bool:
-        return self.record is not None and self.record.get("status") == "failed"
+        return self.state == FAILED
 
 
 @dataclass
@@ -79,13 +81,8 @@ def read_job(out_dir: str, name: str) -> JobView | None:
         return None
     units = []
     for entry in plan["units"]:
-        record = store.read_record(entry["stem"])
-        if record is not None and record.get("fingerprint") != entry["fingerprint"]:
-            record = None  # rendered by an earlier version of the job
-        if record is not None and record.get("status", "done") == "done" \
-                and not os.path.exists(store.png_path(entry["stem"])):
-            record = None
-        units.append(UnitView(plan=entry, record=record))
+        state, record = store.state(entry["stem"], entry["fingerprint"])
+        units.append(UnitView(plan=entry, record=record if state else None, state=state))
     return JobView(store=store, plan=plan, units=units)
 
 
@@ -124,16 +121,10 @@ def write_manifest(view: JobView) -> None:
     """manifest.json: the job as planned, how it ran, and each rendered unit's record in
     the job's order; units not rendered yet are listed under "missing"."""
     records = [unit.record for unit in view.units if unit.done]
-    header = {key: value for key, value in view.plan.items() if key != "units"}
-    first = records[0] if records else {}
-    header.update(device=first.get("device"), batch_size=first.get("batch_size"),
-                  grid="grid.png", complete=view.complete,
-                  seconds=round(sum(record.get("seconds", 0.0) for record in records), 3),
-                  missing=[unit.plan["stem"] for unit in view.units
-                           if not unit.done and not unit.failed],
-                  failed=[{"stem": unit.plan["stem"], "step": unit.record.get("step"),
-                           "reason": unit.record.get("reason")}
-                          for unit in view.units if unit.failed])
+    header = manifest_header(
+        view.plan, records, view.complete,
+        missing=[unit.plan["stem"] for unit in view.units if not unit.done and not unit.failed],
+        failed=[(unit.plan["stem"], unit.record) for unit in view.units if unit.failed])
 
     def write(stream):
         opening = json.dumps(header, indent=2)[:-2]  # without the closing "\n}"
@@ -142,7 +133,7 @@ def write_manifest(view: JobView) -> None:
             stream.write(((",\n    " if n else "\n    ") + json.dumps(record)).encode("utf8"))
         stream.write(b"\n  ]\n}\n")
 
-    write_atomic_stream(os.path.join(view.store.folder, "manifest.json"), write)
+    write_atomic_stream(os.path.join(view.store.folder, MANIFEST_FILE), write)
 
 
 def write_grid(view: JobView) -> None:
@@ -166,7 +157,7 @@ def write_grid(view: JobView) -> None:
                 strip[:, left:left + width] = _tile(view.store, unit, height, width)
             yield strip
 
-    path = os.path.join(view.store.folder, "grid.png")
+    path = os.path.join(view.store.folder, GRID_FILE)
     write_atomic_stream(path, lambda stream: write_png_strips(
         stream, total_width, rows * height + (rows - 1) * GRID_GAP, strips()))
 

@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from .files import make_row, write_atomic, write_png
+from .records import EXAMPLES_FILE, EXAMPLES_FOLDER
 
 THUMBNAIL = 64
 
@@ -29,12 +30,12 @@ def write_examples(job, run, folder: str, job_folder: str, crop: bool, scored_on
                             "score": score} for score, image, _ in found]
             rows.append([thumbnail(run.paths[image], position if crop else None)
                          for _, image, position in found])
-        entry["grid"] = f"examples/{unit.file_stem}.png"
+        entry["grid"] = f"{EXAMPLES_FOLDER}/{unit.file_stem}.png"
         entries.append(entry)
         _write_rows(os.path.join(job_folder, entry["grid"]), rows, run.extremes.k)
     record = {"images": os.path.abspath(folder), "scored_on": scored_on, "top": run.extremes.k,
               "crop": crop, "rows": list(run.extremes.kinds), "units": entries, "skipped": run.skipped}
-    path = os.path.join(job_folder, "examples.json")
+    path = os.path.join(job_folder, EXAMPLES_FILE)
     write_atomic(path, (json.dumps(record, indent=2) + "\n").encode("utf8"))
     return path
 

@@ -14,6 +14,7 @@ import re
 from urllib.parse import quote
 
 from .files import write_atomic
+from .records import EXAMPLES_FOLDER, GRID_FILE, MANIFEST_FILE, UNITS_FOLDER, unit_png
 
 PREVIEW_UNITS = 8
 PAGES_FOLDER = "_index"  # cannot clash with a job: job names start with a letter or digit
@@ -67,7 +68,7 @@ def _overview(views, layers) -> str:
             f"<td>{_e(objective)}</td><td>{view.done} / {len(view.units)}</td>"
             f"<td class='{'failed' if view.failed else ''}'>{view.failed}</td>"
             f"<td><a href='{_href(view.name + '/grid.png')}'>grid</a> · "
-            f"<a href='{_href(view.name + '/manifest.json')}'>manifest</a></td>"
+            f"<a href='{_href(view.name + '/' + MANIFEST_FILE)}'>manifest</a></td>"
             f"<td>{_preview(view)}</td></tr>")
     layer_rows = [f"<tr><td><a href='{_href(_layer_page(layer))}'>{_e(layer)}</a></td>"
                   f"<td>{sum(unit.done for _, unit in units)} / {len(units)}</td></tr>"
@@ -90,15 +91,15 @@ def _preview(view) -> str:
     shown = [unit for unit in view.units if unit.done][:PREVIEW_UNITS]
     return "".join(
         f"<img class='thumb' loading='lazy' alt='' "
-        f"src='{_href(view.name + '/units/' + unit.plan['stem'] + '.png')}'>"
+        f"src='{_href(view.name + '/' + unit_png(unit.plan['stem']))}'>"
         for unit in shown)
 
 
 def _job_links(view) -> str:
     name = view.name
     return (f"<p><a href='../index.html'>all jobs</a> · {view.done} / {len(view.units)} "
-            f"units · <a href='../{_href(name + '/grid.png')}'>grid.png</a> · "
-            f"<a href='../{_href(name + '/manifest.json')}'>manifest.json</a></p>")
+            f"units · <a href='../{_href(name + '/' + GRID_FILE)}'>{GRID_FILE}</a> · "
+            f"<a href='../{_href(name + '/' + MANIFEST_FILE)}'>{MANIFEST_FILE}</a></p>")
 
 
 def _sheet(units, prefix: str, show_job: bool = False) -> str:
@@ -107,8 +108,8 @@ def _sheet(units, prefix: str, show_job: bool = False) -> str:
     figures = []
     for view, unit in units:
         stem = unit.plan["stem"]
-        png = prefix + _href(f"{view.name}/units/{stem}.png")
-        record = prefix + _href(f"{view.name}/units/{stem}.json")
+        png = prefix + _href(f"{view.name}/{unit_png(stem)}")
+        record = prefix + _href(f"{view.name}/{UNITS_FOLDER}/{stem}.json")
         label = _e(unit_label(unit.plan) + (f" · {view.name}" if show_job else ""))
         if unit.done:
             value = f"{unit.record.get('objective_end', float('nan')):.4g}"
@@ -128,9 +129,9 @@ def _sheet(units, prefix: str, show_job: bool = False) -> str:
 def _examples(view, stem: str, prefix: str) -> str:
     """The unit's dataset examples (rows: top, slightly positive, slightly negative,
     bottom) beside its image, where `fvcli examples` wrote them."""
-    if not os.path.exists(os.path.join(view.store.folder, "examples", stem + ".png")):
+    if not os.path.exists(os.path.join(view.store.folder, EXAMPLES_FOLDER, stem + ".png")):
         return ""
-    grid = prefix + _href(f"{view.name}/examples/{stem}.png")
+    grid = prefix + _href(f"{view.name}/{EXAMPLES_FOLDER}/{stem}.png")
     return (f"<a href='{grid}'><img class='examples' loading='lazy' src='{grid}' "
             "alt='dataset examples: top, slightly positive, slightly negative, bottom'></a>")
 

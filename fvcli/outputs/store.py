@@ -1,14 +1,10 @@
-"""A job's folder on disk, written unit by unit so that a sweep can stop and resume anywhere.
-
-    <out>/<job>/job.json            the job as planned: settings, model, every unit and its
-                                    fingerprint (written before rendering starts)
-    <out>/<job>/units/<unit>.png    a rendered unit
-    <out>/<job>/units/<unit>.json   its record: the manifest's entry plus its fingerprint
+"""A job's folder on disk, written unit by unit so that a sweep can stop and resume anywhere:
+``job.json`` before rendering starts, then each unit's PNG and record (see
+:mod:`fvcli.outputs.records`).
 
 The PNG is written first and the record second, each atomically, the moment the unit is
-rendered: a unit is done when its record names the fingerprint it has now and its PNG is
-there. A kill at any moment loses at most the batch in flight. ``grid.png`` and
-``manifest.json`` are built from these files by :mod:`fvcli.collect`.
+rendered, so a kill at any moment loses at most the batch in flight. ``grid.png`` and
+``manifest.json`` are built from these files by :mod:`fvcli.outputs.collect`.
 """
 
 from __future__ import annotations
@@ -17,11 +13,9 @@ import json
 import os
 import socket
 
+from .records import DONE, PLAN_FILE, UNITS_FOLDER, unit_state
 from .files import (TEMPORARY_PREFIX, TEMPORARY_SUFFIX, create_atomic, write_atomic, write_json,
                      write_png)
-
-PLAN_FILE = "job.json"
-UNITS_FOLDER = "units"
 
 
 class JobStore:
@@ -41,12 +35,15 @@ class JobStore:
         """The unit's record, or None when it is missing or unreadable."""
         return _read_json(self.record_path(stem))
 
+    def state(self, stem: str, fingerprint: str) -> tuple[str | None, dict | None]:
+        """(DONE, FAILED or None, the record) of a unit that should have ``fingerprint``."""
+        record = self.read_record(stem)
+        state = unit_state(record, fingerprint, lambda: os.path.exists(self.png_path(stem)))
+        return state, record
+
     def is_done(self, stem: str, fingerprint: str) -> bool:
         """True when the unit is on disk, rendered with exactly this fingerprint."""
-        record = self.read_record(stem)
-        return (record is not None and record.get("fingerprint") == fingerprint
-                and record.get("status", "done") == "done"
-                and os.path.exists(self.png_path(stem)))
+        return self.state(stem, fingerprint)[0] == DONE
 
     def save(self, stem: str, pixels, record: dict) -> None:
         """Write a rendered unit: its PNG, then its record (which marks it done)."""

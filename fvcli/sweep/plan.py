@@ -263,14 +263,15 @@ def _with_precision(path, spec: JobSpec, precision_of) -> JobSpec:
     except ValueError as error:
         raise SpecError(path, spec.line, f"{spec.name}: precision", str(error)) from None
     return replace(spec, settings=replace(spec.settings, precision=precision),
-                   raw={**spec.raw, "precision": precision})
+                   resolved_settings={**spec.resolved_settings, "precision": precision})
 
 
 def _grayscale(spec: JobSpec) -> JobSpec:
     """The job for a model with one input channel: grey images, no colour decorrelation."""
     param = replace(spec.settings.param, channels=1, decorrelate=False)
     return replace(spec, settings=replace(spec.settings, param=param),
-                   raw={**spec.raw, "param": param.describe()})
+                   resolved_settings={**spec.resolved_settings,
+                                      "param": param.describe()})
 
 
 def _layer(path, line, key, network, name, spatial=False):

@@ -25,6 +25,7 @@ from ..engine.targets import batch_targets
 from ..outputs.collect import collect, read_job
 from ..images import to_uint8
 from ..outputs.files import make_row
+from ..outputs.records import GRID_FILE, done_record, failed_record, plan_entry, plan_record
 from ..outputs.store import JobStore
 from .plan import PlannedJob, Unit
 from .progress import Progress, format_duration
@@ -104,7 +105,7 @@ class SweepRunner:
         for job in jobs:
             store = JobStore(self.out_dir, job.name)
             store.remove_stale_temporaries()
-            store.write_plan(plan_record(job, self.model_record, costs[id(job)],
+            store.write_plan(plan_of(job, self.model_record, costs[id(job)],
                                          self.network))
             units = [unit for unit in mine if unit.job is job]
             missing = [unit for unit in units
@@ -133,7 +134,7 @@ class SweepRunner:
                     if (view := read_job(self.out_dir, job.name)) and view.finished]
         if complete:
             collect(self.out_dir, complete)
-            report.grids = [os.path.join(self.out_dir, name, "grid.png") for name in complete]
+            report.grids = [os.path.join(self.out_dir, name, GRID_FILE) for name in complete]
         return report
 
     def _render_units(self, job: PlannedJob, store: JobStore, units: list[Unit],
@@ -201,27 +202,20 @@ class SweepRunner:
                                           result.steps_seconds), "a render")
         return units, result, renderer
 
-    def _store_unit(self, job, store, unit, result, renderer, position, units, progress):
+    def _store_unit(self, job, store, unit, result, renderer, position, batch_units, progress):
         """Write one rendered unit, or its failure; returns "failed", "weakened" or "done"."""
         per_unit = job.images_per_unit
         rows = slice(position * per_unit, (position + 1) * per_unit)
         steps = [int(step) for step in result.failed_step[rows] if step >= 0]
         if steps:
-            store.save_failure(unit.file_stem, failure_record(unit, min(steps)))
+            store.save_failure(unit.file_stem, failed_record(unit, min(steps)))
             progress.warn(f"{job.name}: {unit.file_stem} failed: its objective or gradient "
                           f"became NaN or infinite at step {min(steps)}; the other units go on")
             return "failed"
-        record = unit_record(unit, result, rows, renderer, units)
+        record = unit_record(unit, result, rows, renderer, batch_units)
         written = to_uint8(result.images[rows][:job.written_images])
         store.save(unit.file_stem, make_row(written), record)
         return "weakened" if record.get("diversity_weakened") else "done"
-
-
-def failure_record(unit: Unit, step: int) -> dict:
-    """The record of a unit whose numbers went NaN or infinite: no PNG, the reason."""
-    return {**unit.record(), "stem": unit.file_stem, "fingerprint": unit.fingerprint,
-            "status": "failed", "step": step,
-            "reason": "the objective or its gradient became NaN or infinite"}
 
 
 def initial_parameters(job: PlannedJob):
@@ -234,49 +228,21 @@ def initial_parameters(job: PlannedJob):
     return Parameterization.of(job.settings.param).from_image(pixels)
 
 
-def unit_record(unit: Unit, result, rows: slice, renderer: Renderer, units: int) -> dict:
-    """The record of a rendered unit: its target, objective before and after (the mean
-    over its written images, and each image's when it has several), how it ran. With
-    diversity, also the objective its uncoupled reference image reached."""
-    written = unit.job.written_images
-    start, end = result.objective_start[rows], result.objective_end[rows]
-    record = {**unit.record(), "stem": unit.file_stem, "png": f"units/{unit.file_stem}.png",
-              "objective_start": float(np.mean(start[:written])),
-              "objective_end": float(np.mean(end[:written])),
-              "seconds": round(result.seconds / units, 3), "fingerprint": unit.fingerprint,
-              "status": "done", "precision": renderer.precision,
-              "device": renderer.device.name, "batch_size": renderer.batch_size}
-    if written > 1:
-        record["images"] = [{"frame": image.frame, "seed": image.seed,
-                             "objective_start": float(s), "objective_end": float(e)}
-                            for image, s, e in zip(unit.images(), start, end[:written])]
-    if written < len(end):
-        reference = float(end[written])
-        record["objective_without_diversity"] = reference
-        record["diversity_weakened"] = bool(reference > 0 and
-                                            record["objective_end"] < 0.5 * reference)
-    return record
+def unit_record(unit: Unit, result, rows: slice, renderer: Renderer, batch_units: int) -> dict:
+    """The record of a rendered unit, from the rows of its batch's result that are its
+    images; its seconds are its share of the batch's ``batch_units`` units."""
+    return done_record(unit, result.objective_start[rows], result.objective_end[rows],
+                       result.seconds / batch_units, renderer.precision, renderer.device.name,
+                       renderer.batch_size)
 
 
-def plan_record(job: PlannedJob, model_record: dict, cost: float, network) -> dict:
-    """job.json: the job as planned (resolved settings, model, versions, how each layer is
-    reached) and every unit with its fingerprint and estimated cost, in the job's order."""
-    return {
-        "job": {"name": job.name, "file": os.path.abspath(job.spec.file),
-                "line": job.spec.line,
-                "objective": [_term_record(term, network, job) for term in job.terms],
-                **job.spec.raw},
-        "model": model_record,
-        "versions": {"fvcli": __version__, "tensorflow": tf.__version__,
-                     "numpy": np.__version__, "python": platform.python_version()},
-        "seed": job.spec.seed,
-        "precision": job.settings.precision,
-        # each step's transforms map an image onto a window of this side, which the
-        # network is fed (terms with resized_to are resized to the model's size after)
-        "network_input_size": job.settings.size,
-        "units": [{"stem": unit.file_stem, "fingerprint": unit.fingerprint, "cost": cost,
-                   **unit.record()} for unit in job.units],
-    }
+def plan_of(job: PlannedJob, model_record: dict, cost: float, network) -> dict:
+    """job.json of ``job``: the job as planned (resolved settings, model, versions, how each
+    layer is reached) and every unit with its fingerprint and estimated ``cost``."""
+    versions = {"fvcli": __version__, "tensorflow": tf.__version__, "numpy": np.__version__,
+                "python": platform.python_version()}
+    return plan_record(job, [_term_record(term, network, job) for term in job.terms],
+                       model_record, versions, [plan_entry(unit, cost) for unit in job.units])
 
 
 def _term_record(term, network, job: PlannedJob) -> dict:

@@ -9,6 +9,7 @@ import shutil
 import sys
 
 from ..exit_codes import ExitCode
+from ..outputs.records import STATE_FOLDER
 
 RESOURCE_OPTIONS = ("partition", "time", "gpus", "cpus_per_task", "mem", "account")
 
@@ -28,7 +29,7 @@ def sbatch_script(job_file: str, out_dir: str, shards: int, resources: dict,
     job ids."""
     job_file, out_dir = os.path.abspath(job_file), os.path.abspath(out_dir)
     name = "fvcli-" + os.path.splitext(os.path.basename(job_file))[0]
-    logs = os.path.join(out_dir, ".fvcli", "slurm")
+    logs = os.path.join(out_dir, STATE_FOLDER, "slurm")
     options = [f"--{key.replace('_', '-')}={value}" for key, value in resources.items()
                if value is not None]
     options += shlex.split(extra)

@@ -3,6 +3,7 @@ from the units' own timings. Reads the output folder only; no TensorFlow."""
 
 from __future__ import annotations
 
+from ..outputs.records import planned_cost, render_seconds
 from .progress import format_duration
 
 
@@ -32,8 +33,8 @@ def _seconds_per_cost(views) -> float | None:
     for view in views:
         for unit in view.units:
             if unit.done:
-                seconds += float(unit.record.get("seconds", 0.0))
-                cost += float(unit.plan.get("cost", 1.0))
+                seconds += render_seconds(unit.record)
+                cost += planned_cost(unit.plan)
     return seconds / cost if cost and seconds else None
 
 
@@ -43,5 +44,4 @@ def _left(units, rate: float | None) -> str:
         return "done"
     if rate is None:
         return "unknown (nothing rendered yet)"
-    return "~" + format_duration(rate * sum(float(unit.plan.get("cost", 1.0))
-                                           for unit in remaining))
+    return "~" + format_duration(rate * sum(planned_cost(unit.plan) for unit in remaining))

@@ -1,0 +1,133 @@
+"""The records fvcli leaves in an output folder, in one place: their file names, what each
+holds, and the rule that says a unit is done.
+
+    <out>/.fvcli/                   locks and logs of fvcli itself
+    <out>/index.html                every job and layer (index_html)
+    <out>/<job>/job.json            the job as planned: settings, model, versions, every unit
+                                    with its fingerprint and cost (:func:`plan_record`)
+    <out>/<job>/units/<stem>.png    a rendered unit
+    <out>/<job>/units/<stem>.json   its record (:func:`done_record`, :func:`failed_record`)
+    <out>/<job>/manifest.json       job.json's header, how the job ran and every rendered
+                                    unit's record in the job's order (:func:`manifest_header`)
+    <out>/<job>/grid.png            every unit in order
+    <out>/<job>/examples.json       dataset examples, and examples/<stem>.png
+
+A unit is done when its record names the fingerprint the unit has now, says it is done,
+and its PNG is there (:func:`unit_state`). Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+STATE_FOLDER = ".fvcli"
+PLAN_FILE = "job.json"
+MANIFEST_FILE = "manifest.json"
+GRID_FILE = "grid.png"
+UNITS_FOLDER = "units"
+EXAMPLES_FILE = "examples.json"
+EXAMPLES_FOLDER = "examples"
+
+DONE, FAILED = "done", "failed"
+FAILURE_REASON = "the objective or its gradient became NaN or infinite"
+
+
+def unit_png(stem: str) -> str:
+    """A unit's PNG, relative to its job folder."""
+    return f"{UNITS_FOLDER}/{stem}.png"
+
+
+def plan_entry(unit, cost: float) -> dict:
+    """A unit as job.json lists it: its file stem, fingerprint, cost in FLOPs and target."""
+    return {"stem": unit.file_stem, "fingerprint": unit.fingerprint, "cost": cost,
+            **unit.record()}
+
+
+def plan_record(job, objective: list[dict], model: dict, versions: dict,
+                entries: list[dict]) -> dict:
+    """job.json of ``job`` (a planned job): the job as resolved, its ``objective`` terms as
+    the manifest shows them, the model and the versions it renders with, and every unit's
+    entry (:func:`plan_entry`) in the job's order."""
+    return {
+        "job": {"name": job.name, "file": os.path.abspath(job.spec.file),
+                "line": job.spec.line, "objective": objective, **job.spec.resolved_settings},
+        "model": model,
+        "versions": versions,
+        "seed": job.spec.seed,
+        "precision": job.settings.precision,
+        # each step's transforms map an image onto a window of this side, which the
+        # network is fed (terms with resized_to are resized to the model's size after)
+        "network_input_size": job.settings.size,
+        "units": entries,
+    }
+
+
+def done_record(unit, starts, ends, seconds: float, precision: str, device: str,
+                batch_size: int) -> dict:
+    """The record of a rendered unit: its target, the objective at the start and the end
+    of each of its images (``starts``, ``ends``: written images first, then any uncoupled
+    reference image) and their mean over the written ones, and how it ran. With diversity,
+    also the objective its reference image reached without it."""
+    written = unit.job.written_images
+    record = {**unit.record(), "stem": unit.file_stem, "png": unit_png(unit.file_stem),
+              "objective_start": float(np.mean(starts[:written])),
+              "objective_end": float(np.mean(ends[:written])),
+              "seconds": round(seconds, 3), "fingerprint": unit.fingerprint,
+              "status": DONE, "precision": precision, "device": device,
+              "batch_size": batch_size}
+    if written > 1:
+        record["images"] = [{"frame": image.frame, "seed": image.seed,
+                             "objective_start": float(start), "objective_end": float(end)}
+                            for image, start, end in zip(unit.images(), starts, ends[:written])]
+    if written < len(ends):
+        reference = float(ends[written])
+        record["objective_without_diversity"] = reference
+        record["diversity_weakened"] = bool(reference > 0 and
+                                            record["objective_end"] < 0.5 * reference)
+    return record
+
+
+def failed_record(unit, step: int) -> dict:
+    """The record of a unit whose numbers went NaN or infinite at ``step``: no PNG, the
+    reason; a rerun renders it again."""
+    return {**unit.record(), "stem": unit.file_stem, "fingerprint": unit.fingerprint,
+            "status": FAILED, "step": step, "reason": FAILURE_REASON}
+
+
+def unit_state(record: dict | None, fingerprint: str, png_exists) -> str | None:
+    """DONE, FAILED, or None (not rendered with this fingerprint, or its PNG is gone).
+    ``png_exists()`` is asked only when it matters."""
+    if record is None or record.get("fingerprint") != fingerprint:
+        return None  # never rendered, or rendered by an earlier version of the job
+    status = record.get("status", DONE)
+    if status == DONE:
+        return DONE if png_exists() else None
+    return FAILED if status == FAILED else None
+
+
+def render_seconds(record: dict) -> float:
+    """Seconds a rendered unit took (its share of its batch)."""
+    return float(record.get("seconds", 0.0))
+
+
+def planned_cost(entry: dict) -> float:
+    """A unit's cost in FLOPs, as job.json lists it."""
+    return float(entry.get("cost", 1.0))
+
+
+def manifest_header(plan: dict, records: list[dict], complete: bool, missing: list[str],
+                    failed: list[tuple[str, dict]]) -> dict:
+    """manifest.json without its units: job.json's header, the device and batch size the
+    first unit ran with, whether every unit is done, the render seconds, the stems of the
+    units ``missing`` and the ``failed`` ones (stem, record) with their step and reason."""
+    header = {key: value for key, value in plan.items() if key != "units"}
+    first = records[0] if records else {}
+    header.update(device=first.get("device"), batch_size=first.get("batch_size"),
+                  grid=GRID_FILE, complete=complete,
+                  seconds=round(sum(render_seconds(record) for record in records), 3),
+                  missing=missing,
+                  failed=[{"stem": stem, "step": record.get("step"),
+                           "reason": record.get("reason")} for stem, record in failed])
+    return header
