@@ -1,5 +1,5 @@
-"""The talk's other kinds on the demo model: diversity, directions, interpolation and a
-starting image. Each test states what the talk says the kind does."""
+"""The kinds beyond single units on the demo model: diversity, directions, interpolation
+and a starting image. Each test states what the kind is meant to do to the images."""
 
 import imageio.v3 as iio
 import numpy as np

@@ -1,12 +1,15 @@
 """Properties of the small parts: random draws, transforms, index lists, grids."""
 
 
+import imageio.v3 as iio
 import numpy as np
 import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fvcli.outputs.files import grid_shape, make_grid
+from fvcli.outputs.collect import collect
+from fvcli.outputs.files import GRID_BACKGROUND, GRID_GAP, MISSING_TILE, grid_shape
+from fvcli.outputs.store import JobStore
 from fvcli.engine.param import Parameterization
 from fvcli.config import parse_indices
 from fvcli.engine.memory import (LARGEST_AUTO_BATCH, MEMORY_PER_ACTIVATION_BYTE, MEMORY_SHARE,
@@ -94,10 +97,20 @@ def test_grid_is_near_square_and_holds_every_image(count):
     assert (rows - 1) * columns < count
 
 
-def test_grid_puts_images_in_reading_order():
-    tiles = [np.full((4, 4, 3), value, np.uint8) for value in (10, 20, 30)]
-    grid = make_grid(tiles)
-    assert grid[0, 0, 0] == 10 and grid[0, 6, 0] == 20 and grid[6, 0, 0] == 30
+def test_the_grid_shows_units_in_reading_order_and_a_grey_tile_where_one_is_missing(tmp_path):
+    units = [{"stem": f"u{n}", "fingerprint": f"f{n}"} for n in range(5)]
+    store = JobStore(str(tmp_path), "job")
+    store.write_plan({"units": units})
+    for n, unit in enumerate(units):
+        if n != 3:  # not rendered yet
+            store.save(unit["stem"], np.full((4, 4, 3), 10 * (n + 1), np.uint8),
+                       {**unit, "status": "done"})
+    collect(str(tmp_path))
+    grid = iio.imread(tmp_path / "job" / "grid.png")
+    step = 4 + GRID_GAP  # 5 units: 2 rows of 3
+    assert grid.shape == (2 * 4 + GRID_GAP, 3 * 4 + 2 * GRID_GAP, 3)
+    corners = [grid[row * step, column * step, 0] for row in range(2) for column in range(3)]
+    assert corners == [10, 20, 30, MISSING_TILE, 50, GRID_BACKGROUND]
 
 
 @given(st.integers(1, 300), st.integers(1, 64))

@@ -1,4 +1,4 @@
-"""The job keys of the talk's kinds beyond single units: directions, interpolations,
+"""The job keys of the kinds beyond single units: directions, interpolations,
 diversity and a starting image. Each reads its keys into plain data; what needs the model
 (a vector's length, a layer's name) is checked when the job is planned."""
 
@@ -19,7 +19,6 @@ DIVERSITY_KEYS = ("count", "weight", "layer")
 ALIGNMENT_KEYS = ("layer", "weight", "decay")
 EXAMPLES_KEYS = ("images", "top", "crop")
 DEFAULT_ALIGNMENT = {"weight": 1.0, "decay": 2.0}
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)

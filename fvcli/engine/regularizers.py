@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-NAMES = ("l1", "tv", "blur")
-
 
 def l1(images: tf.Tensor) -> tf.Tensor:
     """Mean distance of the pixels from grey: pushes towards sparse, muted images."""

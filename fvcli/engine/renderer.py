@@ -53,9 +53,6 @@ class BatchResult:
     timed_steps: int = 0
     steps_seconds: float = 0.0
 
-    def failed(self, image: int) -> bool:
-        return self.failed_step is not None and self.failed_step[image] >= 0
-
 
 class Renderer:
     """Optimises batches of ``batch_size`` images for one objective structure, on one

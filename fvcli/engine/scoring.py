@@ -3,8 +3,9 @@ that most and least activate each unit.
 
 The folder is streamed: images are decoded a batch at a time, every unit of a job is
 scored in the same forward pass, and per unit only running extremes are kept (the top
-and bottom K, and the K closest to zero from above and from below: the talk's maximum,
-slightly positive, slightly negative and minimum examples). 100 000 images never sit in
+and bottom K, and the K closest to zero from above and from below: the maximum,
+slightly positive, slightly negative and minimum examples of Olah et al.'s "Feature
+Visualization"). 100 000 images never sit in
 memory at once. A unit is scored on its layer's pre-activation where the layer has one,
 since negative and slightly negative examples exist only before the ReLU.
 """
@@ -41,9 +42,9 @@ class Extremes:
 
     kinds = KINDS
 
-    def __init__(self, units: int, k: int):
+    def __init__(self, unit_count: int, k: int):
         self.k = k
-        empty = lambda dtype, *shape: np.zeros((units, 0, *shape), dtype)  # noqa: E731
+        empty = lambda dtype, *shape: np.zeros((unit_count, 0, *shape), dtype)  # noqa: E731
         self.scores = {kind: empty(np.float64) for kind in KINDS}
         self.images = {kind: empty(np.int64) for kind in KINDS}
         self.positions = {kind: empty(np.float32, 2) for kind in KINDS}
@@ -166,10 +167,10 @@ def load_image(path: str, size: int, channels: int = 3) -> np.ndarray:
     return np.clip(image, 0.0, 1.0).astype(np.float32)
 
 
-def score_folder(scorer: UnitScorer, folder: str, units: int, k: int, batch_size: int,
+def score_folder(scorer: UnitScorer, folder: str, unit_count: int, k: int, batch_size: int,
                  warn=None) -> ExampleRun:
     """Stream every image under ``folder`` through ``scorer``, keeping the extremes."""
-    run = ExampleRun(Extremes(units, k))
+    run = ExampleRun(Extremes(unit_count, k))
     batch, numbers = [], []
     for path in image_paths(folder):
         try:

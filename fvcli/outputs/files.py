@@ -92,19 +92,6 @@ def grid_shape(count: int) -> tuple[int, int]:
     return math.ceil(count / columns), columns
 
 
-def make_grid(images: list[np.ndarray]) -> np.ndarray:
-    """Tile equally sized uint8 images row by row, with a white gap between them."""
-    rows, columns = grid_shape(len(images))
-    height, width = images[0].shape[:2]
-    grid = np.full((rows * height + (rows - 1) * GRID_GAP,
-                    columns * width + (columns - 1) * GRID_GAP, 3), GRID_BACKGROUND, np.uint8)
-    for n, image in enumerate(images):
-        row, column = divmod(n, columns)
-        top, left = row * (height + GRID_GAP), column * (width + GRID_GAP)
-        grid[top:top + height, left:left + width] = image
-    return grid
-
-
 def write_png_strips(stream, width: int, height: int, strips) -> None:
     """Write an RGB PNG of ``width`` x ``height`` to ``stream`` from ``strips``, uint8
     arrays [rows, width, 3] from top to bottom, compressing as they come: a grid of

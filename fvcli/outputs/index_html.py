@@ -1,7 +1,7 @@
 """index.html: a browsable contact sheet of an output folder, opened straight from disk.
 
 One overview page (jobs and layers, with counts) and one page per job and per layer under
-``index/``, every image labelled with its unit and its objective value and linked to its
+``_index/``, every image labelled with its unit and its objective value and linked to its
 PNG and record. Plain HTML and CSS with lazy-loaded images: no server, no script, nothing
 fetched from the internet, and usable with 10 000 units.
 """

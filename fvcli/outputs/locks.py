@@ -16,10 +16,6 @@ class FileLock:
         self.path = path
         self._handle = None
 
-    @property
-    def held(self) -> bool:
-        return self._handle is not None
-
     def acquire(self, wait: bool) -> bool:
         """Take the lock; with ``wait`` False, return False at once if another process
         holds it. Taking a lock already held by this object returns True."""

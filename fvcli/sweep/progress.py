@@ -15,11 +15,11 @@ class Progress:
     """Counts image-steps and finished units of one run and reports them."""
 
     def __init__(self, label: str, total: int, quiet: bool = False, stream=None,
-                 units: int = 0):
+                 unit_count: int = 0):
         self.label = label
         self.total = max(1, total)
         self.done = 0
-        self.units_total = units
+        self.units_total = unit_count
         self.units_done = 0
         self.quiet = quiet
         self.stream = stream or sys.stderr
@@ -68,8 +68,8 @@ class Progress:
         self.say(f"{self.label}: {message}")
 
     def _counts(self) -> str:
-        units = f"{self.units_done}/{self.units_total} units, " if self.units_total else ""
-        return f"{units}{100 * self.done / self.total:.0f}%"
+        counted = f"{self.units_done}/{self.units_total} units, " if self.units_total else ""
+        return f"{counted}{100 * self.done / self.total:.0f}%"
 
     def _eta(self, now: float) -> str:
         elapsed = now - self.started

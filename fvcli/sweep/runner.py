@@ -115,7 +115,8 @@ class SweepRunner:
                 todo.append((job, store, missing))
         progress = Progress(label, sum(len(units) * job.images_per_unit * job.settings.steps
                                        for job, _, units in todo),
-                            quiet=self.quiet, units=sum(len(units) for _, _, units in todo))
+                            quiet=self.quiet,
+                            unit_count=sum(len(units) for _, _, units in todo))
         if report.skipped:
             progress.say(f"{label}: {report.skipped} of {len(mine)} units already rendered "
                          "with the same settings; skipping them (--force renders them again)")

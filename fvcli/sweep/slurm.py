@@ -11,8 +11,6 @@ import sys
 from ..exit_codes import ExitCode
 from ..outputs.records import STATE_FOLDER
 
-RESOURCE_OPTIONS = ("partition", "time", "gpus", "cpus_per_task", "mem", "account")
-
 
 def fvcli_command() -> str:
     """How the script calls fvcli: this very installation, so the tasks run the version
