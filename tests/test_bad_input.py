@@ -36,6 +36,11 @@ CASES = [
     ("not a mapping", b"- one\n- two\n", 1, "expected a mapping"),
     ("alias containing itself", b"jobs: &x [*x]\n", 1, "contains itself"),
     ("deep nesting", ("jobs: " + "[" * 60 + "]" * 60 + "\n").encode(), 1, "nested more than"),
+    # thousands of levels: deeper than Python's stack would take, were the parser to recurse
+    ("nesting 3000 deep", ("jobs: " + "[" * 3000 + "]" * 3000 + "\n").encode(), 1,
+     "nested more than"),
+    ("mappings 3000 deep", ("model: demo\njobs:\n  - " + "{a: " * 3000 + "1" + "}" * 3000
+                            + "\n").encode(), 3, "nested more than"),
     ("object tag", b"jobs: !!python/object/apply:os.system ['touch /tmp/fvcli-pwned']\n", 1,
      "not allowed in a job file"),
     ("size zero", job_file("size: 0").encode(), 3, "jobs[0].size: 0 is out of range"),
@@ -96,6 +101,15 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, what, data, 
     assert error.startswith(f"fvcli: error: {path}:{line}:" if line else f"fvcli: error: {path}")
     assert message in error, error
     assert not (tmp_path / "out").exists()
+
+
+def test_validate_refuses_a_file_nested_thousands_deep_as_render_does(tmp_path):
+    path = tmp_path / "deep.yaml"
+    path.write_text("model: demo\njobs:\n  - " + "[" * 3000 + "]" * 3000 + "\n")
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    (error,) = result.stderr.strip().splitlines()
+    assert error == f"fvcli: error: {path}:3: nested more than 32 levels deep"
 
 
 def test_a_damaged_or_foreign_model_file_is_one_line(tmp_path):

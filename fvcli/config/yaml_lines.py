@@ -48,12 +48,48 @@ def read_text(path: str) -> str:
                         "save the job file as UTF-8") from None
 
 
+class _TooDeep(Exception):
+    """Nesting beyond MAX_DEPTH, found while composing; ``line`` is where."""
+
+    def __init__(self, line: int):
+        super().__init__(line)
+        self.line = line
+
+
+class _ShallowLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing nesting deeper than MAX_DEPTH while it composes. Its
+    composer recurses once per level, so a file nested a few thousand levels deep would
+    exhaust Python's stack before any later check saw the tree."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_sequence_node(self, anchor):
+        return self._one_level_deeper(super().compose_sequence_node, anchor)
+
+    def compose_mapping_node(self, anchor):
+        return self._one_level_deeper(super().compose_mapping_node, anchor)
+
+    def _one_level_deeper(self, compose, anchor):
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH + 1:  # a value inside has more than MAX_DEPTH parents
+                raise _TooDeep(self.peek_event().start_mark.line + 1)
+            return compose(anchor)
+        finally:
+            self._depth -= 1
+
+
 def read_yaml(path: str, text: str) -> Located:
     """Parse YAML into plain values, each dict and list item wrapped in :class:`Located`."""
     loader = None
     try:
-        loader = yaml.SafeLoader(text)  # the reader already refuses control characters
+        loader = _ShallowLoader(text)  # the reader already refuses control characters
         node = loader.get_single_node()
+    except _TooDeep as error:
+        raise SpecError(path, error.line, "", f"nested more than {MAX_DEPTH} levels deep") \
+            from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = (getattr(error, "problem", None) or getattr(error, "reason", None)
