@@ -1,10 +1,11 @@
 # Two commands for a fresh clone: `make demo` renders, `make test` runs the tests.
-# Both create .venv and install fvcli into it first.
+# Both create .venv and install fvcli into it first. `make test-fast` is the edit-test loop:
+# job files, plans, the store, collect and the command line on the demo model (about 40 s).
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test test-fast bench install clean
 
 demo: $(STAMP)
 	$(VENV)/bin/fvcli render configs/demo.yaml --out renders/demo
@@ -13,6 +14,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PYTHON) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PYTHON) -m pytest -q -m "not slow"
 
 bench: $(STAMP)
 	$(PYTHON) bench/bench.py $(BENCH_ARGS)

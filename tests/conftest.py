@@ -1,13 +1,27 @@
-"""Shared fixtures: models are loaded or built once per test session."""
+"""The suite's fixtures and its own temporary folder.
+
+Every temporary file of the run (pytest's tmp_path folders, TensorFlow's autograph files,
+the speed records renders leave in the cache folder, those of fvcli subprocesses) goes into
+one folder, removed when the run ends: the suite leaves /tmp as it found it. Models are
+loaded or built once per session.
+"""
 
 import os
+import shutil
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# Renders record their speed under the cache folder: the tests' go to a folder of their own.
-os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="fvcli-test-cache-")
 
 import pytest  # noqa: E402
+
+SUITE_TEMPORARY = tempfile.mkdtemp(prefix="fvcli-tests-")
+os.environ["TMPDIR"] = tempfile.tempdir = SUITE_TEMPORARY
+# Renders record their speed under the cache folder: the tests' go to a folder of their own.
+os.environ["XDG_CACHE_HOME"] = os.path.join(SUITE_TEMPORARY, "cache")
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(SUITE_TEMPORARY, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -41,16 +55,3 @@ def hub_network(hub_cache):
     from fvcli.models.loading import load_network
 
     return load_network("inception_v1")
-
-
-def render_units(network, objective, indices, seeds=None, **settings):
-    """Render one image per entry of ``indices`` and return the BatchResult."""
-    from fvcli.engine.param import Parameterization
-    from fvcli.engine.renderer import Renderer, RenderSettings
-
-    size = settings.pop("size", 64)
-    settings.setdefault("steps", 128)
-    render_settings = RenderSettings(size=size, param=Parameterization(size), **settings)
-    renderer = Renderer(network, objective, render_settings, len(indices))
-    seeds = seeds or list(range(len(indices)))
-    return renderer.render([[i] for i in indices], seeds)

@@ -5,11 +5,10 @@ import textwrap
 
 import pytest
 import yaml
-from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fvcli.cli import main
+from support.helpers import run
 from fvcli.config import SpecError, load_job_file
 
 GOOD_JOB = "{name: a, objective: channel, layer: conv2, channels: 1}"
@@ -41,8 +40,6 @@ CASES = [
      "nested more than"),
     ("mappings 3000 deep", ("model: demo\njobs:\n  - " + "{a: " * 3000 + "1" + "}" * 3000
                             + "\n").encode(), 3, "nested more than"),
-    ("object tag", b"jobs: !!python/object/apply:os.system ['touch /tmp/fvcli-pwned']\n", 1,
-     "not allowed in a job file"),
     ("size zero", job_file("size: 0").encode(), 3, "jobs[0].size: 0 is out of range"),
     ("size absurd", job_file("size: 99999").encode(), 3, "jobs[0].size: 99999 is out of range"),
     ("steps negative", job_file("steps: -1").encode(), 3, "jobs[0].steps"),
@@ -94,7 +91,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, what, data, 
                                                           message):
     path = tmp_path / "jobs.yaml"
     path.write_bytes(data)
-    result = CliRunner().invoke(main, ["render", str(path), "--out", str(tmp_path / "out")])
+    result = run("render", path, "--out", tmp_path / "out")
     assert result.exit_code == 2, (what, result.output)
     assert "Traceback" not in result.output
     (error,) = result.stderr.strip().splitlines()
@@ -103,10 +100,21 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, what, data, 
     assert not (tmp_path / "out").exists()
 
 
+def test_a_yaml_tag_that_would_run_a_command_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "jobs.yaml"
+    path.write_text(f"jobs: !!python/object/apply:os.system ['touch {marker}']\n")
+    result = run("render", path, "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    (error,) = result.stderr.strip().splitlines()
+    assert error.startswith(f"fvcli: error: {path}:1:") and "not allowed in a job file" in error
+    assert not marker.exists() and not (tmp_path / "out").exists()
+
+
 def test_validate_refuses_a_file_nested_thousands_deep_as_render_does(tmp_path):
     path = tmp_path / "deep.yaml"
     path.write_text("model: demo\njobs:\n  - " + "[" * 3000 + "]" * 3000 + "\n")
-    result = CliRunner().invoke(main, ["validate", str(path)])
+    result = run("validate", path)
     assert result.exit_code == 2 and "Traceback" not in result.output
     (error,) = result.stderr.strip().splitlines()
     assert error == f"fvcli: error: {path}:3: nested more than 32 levels deep"
@@ -124,7 +132,7 @@ def test_a_damaged_or_foreign_model_file_is_one_line(tmp_path):
     fake_keras = tmp_path / "model.keras"
     fake_keras.write_text("not a Keras file")
     for model, message in ((damaged, "cannot load"), (fake_keras, "not a Keras model file")):
-        result = CliRunner().invoke(main, ["layers", "--model", str(model)])
+        result = run("layers", "--model", model)
         assert result.exit_code == 2 and "Traceback" not in result.output
         (line,) = result.stderr.strip().splitlines()
         assert line.startswith("fvcli: error: --model: ") and str(model) in line
@@ -142,7 +150,7 @@ def test_validate_reports_every_error_of_a_file_in_line_order(tmp_path):
           - {name: d, objective: channel, layer: conv2, channels: 1, steps: -4}
           - {name: e, objective: channel, layer: conv2, channels: 1}
         """))
-    result = CliRunner().invoke(main, ["validate", str(path)])
+    result = run("validate", path)
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert [line.split(f"{path}:")[1].split(":")[0] for line in lines] == ["3", "4", "5", "6"]
@@ -167,7 +175,11 @@ def parses_or_fails_cleanly(tmp_path, data: bytes) -> None:
     try:
         load_job_file(str(path))
     except SpecError as error:
-        assert "\n" not in str(error)
+        message = str(error)
+        assert len(message.splitlines()) == 1, message  # one line, in any terminal or log
+        assert message.startswith(f"{path}:"), message
+        assert 0 <= error.line <= data.count(b"\n") + 1, (error.line, message)
+        assert message.split(": ", 1)[1].strip(), message  # it says what is wrong
 
 
 @settings(max_examples=150, deadline=1000)

@@ -1,14 +1,14 @@
 """The command line end to end, in-process, on the built-in demo model."""
 
 import json
+import re
 import textwrap
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from fvcli.cli import main
+from support.helpers import CHECKOUT, run
 
 JOBS = """\
 model: demo
@@ -36,9 +36,6 @@ def write_jobs(tmp_path, text=JOBS):
     path.write_text(textwrap.dedent(text))
     return str(path)
 
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")
@@ -124,12 +121,15 @@ def test_broken_yaml_is_reported_with_its_line(tmp_path):
     assert "not valid YAML" in result.stderr and result.stderr.count("\n") == 1
 
 
-def test_validate_checks_without_rendering(tmp_path):
-    result = run("validate", write_jobs(tmp_path))
+def test_validate_checks_without_rendering_or_writing_anything(tmp_path, monkeypatch):
+    jobs = write_jobs(tmp_path)
+    monkeypatch.chdir(tmp_path)  # where render would write its default renders/ folder
+    before = sorted(tmp_path.rglob("*"))
+    result = run("validate", jobs, "--no-estimate")
     assert result.exit_code == 0, result.output
     assert "conv2-sweep: 5 image(s)" in result.output
     assert result.output.strip().endswith("ok")
-    assert not (tmp_path / "renders").exists()
+    assert sorted(tmp_path.rglob("*")) == before
 
 
 def test_a_render_records_its_speed_and_validate_estimates_from_it(tmp_path, monkeypatch,
@@ -229,8 +229,8 @@ def test_a_keras_model_file_works_too(tmp_path):
     assert rows["features"][-1] == "8" and rows["logits"][-1] == "4"
 
 
-@pytest.mark.parametrize("config", sorted(
-    str(p) for p in __import__("pathlib").Path(__file__).parent.parent.glob("configs/**/*.yaml")))
+@pytest.mark.slow  # builds a TF-Slim InceptionV1
+@pytest.mark.parametrize("config", sorted(str(path) for path in CHECKOUT.glob("configs/**/*.yaml")))
 def test_every_shipped_config_validates(config, hub_cache):
     result = run("validate", config)
     assert result.exit_code == 0, result.stderr
@@ -258,3 +258,10 @@ def test_progress_in_a_log_is_plain_lines(monkeypatch):
     bar.finish("done")
     assert log.getvalue().splitlines()[0].startswith("job: 50%")
     assert "\r" not in log.getvalue() and log.getvalue().endswith("job: done\n")
+
+
+def test_the_readme_lists_exactly_the_exit_codes_fvcli_uses():
+    from fvcli.exit_codes import ExitCode
+
+    table = re.findall(r"^\| (\d+) \|", (CHECKOUT / "README.md").read_text(), re.M)
+    assert sorted(int(code) for code in table) == sorted(code.value for code in ExitCode)

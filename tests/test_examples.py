@@ -6,10 +6,11 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import tensorflow as tf
-from click.testing import CliRunner
 
-from fvcli.cli import main
+from support.helpers import run
 from support.demo_net import CLASSES, texture
+
+pytestmark = pytest.mark.slow  # scores image folders
 
 PER_CLASS, SIZE = 4, 64
 JOBS = """\
@@ -33,8 +34,7 @@ def examples_run(tmp_path_factory):
             iio.imwrite(folder / "images" / name / f"{i}.png", pixels)
     (folder / "images" / "broken.jpg").write_bytes(b"not an image")
     (folder / "jobs.yaml").write_text(JOBS)
-    result = CliRunner().invoke(main, ["examples", str(folder / "jobs.yaml"), "--top", "3",
-                                       "--out", str(folder / "out")])
+    result = run("examples", folder / "jobs.yaml", "--top", "3", "--out", folder / "out")
     assert result.exit_code == 0, result.output
     return folder, result
 
@@ -88,7 +88,7 @@ def test_an_unreadable_image_is_skipped_with_one_warning_and_listed(examples_run
 def test_a_job_without_units_to_score_is_one_clear_line(tmp_path):
     path = tmp_path / "dream.yaml"
     path.write_text("model: demo\njobs:\n  - {name: d, objective: deepdream, layer: conv3}\n")
-    result = CliRunner().invoke(main, ["examples", str(path), "--images", str(tmp_path)])
+    result = run("examples", path, "--images", tmp_path)
     assert result.exit_code == 2
     (line,) = result.stderr.strip().splitlines()
     assert "dataset examples need a job with one channel" in line

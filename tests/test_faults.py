@@ -7,10 +7,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import tensorflow as tf
-from click.testing import CliRunner
 
-from fvcli.cli import main
-from sweep_helpers import assert_units_whole, records
+from support.helpers import assert_units_whole, records, run
 
 
 class NanNet(tf.Module):
@@ -50,8 +48,7 @@ def job_file(folder, model, channels):
 
 def test_a_unit_that_goes_nan_fails_alone_and_the_run_says_so(nan_model, tmp_path):
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["render", job_file(tmp_path, nan_model, range(4)),
-                                       "--out", str(out)])
+    result = run("render", job_file(tmp_path, nan_model, range(4)), "--out", out)
     assert result.exit_code == 3, result.output
     (error,) = [line for line in result.stderr.splitlines() if line.startswith("fvcli: error")]
     assert "1 unit(s) failed" in error and "_0003" in error
@@ -62,14 +59,13 @@ def test_a_unit_that_goes_nan_fails_alone_and_the_run_says_so(nan_model, tmp_pat
     assert not (out / "nan" / "units" / f"{failed[0]}.png").exists()
     manifest = json.loads((out / "nan" / "manifest.json").read_text())
     assert [entry["stem"] for entry in manifest["failed"]] == failed
-    status = CliRunner().invoke(main, ["status", str(out)])
+    status = run("status", out)
     assert "3 / 4       1" in status.output
     assert "failed" in (out / "_index" / "job-nan.html").read_text()
     # the failed image shared its batch and its Adam step with the others: they are
     # exactly what they are without it
     alone = tmp_path / "alone"
-    assert CliRunner().invoke(main, ["render", job_file(tmp_path, nan_model, range(3)),
-                                     "--out", str(alone)]).exit_code == 0
+    assert run("render", job_file(tmp_path, nan_model, range(3)), "--out", alone).exit_code == 0
     for stem in (stem for stem in units if stem not in failed):
         np.testing.assert_array_equal(iio.imread(out / "nan" / "units" / f"{stem}.png"),
                                       iio.imread(alone / "nan" / "units" / f"{stem}.png"))
@@ -93,7 +89,7 @@ def test_a_full_disk_stops_with_one_line_and_keeps_every_finished_unit(tmp_path,
     jobs.write_text("model: demo\ndefaults: {size: 32, steps: 4, batch_size: 1}\njobs:\n"
                     "  - {name: c, objective: channel, layer: conv2, channels: 0-5}\n")
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["render", str(jobs), "--out", str(out)])
+    result = run("render", jobs, "--out", out)
     assert result.exit_code == 1
     (error,) = result.stderr.strip().splitlines()[-1:]
     assert error.startswith("fvcli: error: cannot write ") and "No space left" in error
@@ -101,7 +97,7 @@ def test_a_full_disk_stops_with_one_line_and_keeps_every_finished_unit(tmp_path,
     assert len(records(out / "c")) == 3
     assert_units_whole(out / "c")
     monkeypatch.setattr(store, "write_png", real_write_png)
-    rerun = CliRunner().invoke(main, ["render", str(jobs), "--out", str(out)])
+    rerun = run("render", jobs, "--out", out)
     assert rerun.exit_code == 0 and "3 of 6 units already rendered" in rerun.stderr
 
 
@@ -127,7 +123,7 @@ def test_out_of_memory_retries_the_batch_at_half_its_size(tmp_path, monkeypatch)
     fail_batches_over(monkeypatch, 2)
     jobs = tmp_path / "jobs.yaml"
     jobs.write_text(OOM_JOBS)
-    result = CliRunner().invoke(main, ["render", str(jobs), "--out", str(tmp_path / "out")])
+    result = run("render", jobs, "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert "out of memory with a batch of 3 images; trying 2 at a time" in result.stderr
     assert len(records(tmp_path / "out" / "c")) == 6
@@ -137,7 +133,7 @@ def test_out_of_memory_even_at_half_is_one_line_with_the_estimate(tmp_path, monk
     fail_batches_over(monkeypatch, 0)
     jobs = tmp_path / "jobs.yaml"
     jobs.write_text(OOM_JOBS)
-    result = CliRunner().invoke(main, ["render", str(jobs), "--out", str(tmp_path / "out")])
+    result = run("render", jobs, "--out", tmp_path / "out")
     assert result.exit_code == 1 and "Traceback" not in result.output
     error = result.stderr.strip().splitlines()[-1]
     assert error.startswith("fvcli: error: c: out of memory rendering a batch of")

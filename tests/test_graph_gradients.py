@@ -1,11 +1,14 @@
 """The gradients fvcli substitutes for a network's ops equal TensorFlow's own."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fvcli.models.gradients import STRIDED_CONV_GRADIENT
+
+pytestmark = pytest.mark.slow  # checks gradients over many convolutions
 
 PADDINGS = ("SAME", "VALID", "EXPLICIT")
 

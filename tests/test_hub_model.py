@@ -7,18 +7,19 @@ sha1(handle), exactly where tensorflow_hub puts a download.
 import json
 
 import numpy as np
+import pytest
 import tensorflow as tf
-from click.testing import CliRunner
 
-from conftest import render_units
-from fvcli.cli import main
-from fvcli.models.names import DEFAULT_HANDLE
 from fvcli.engine.objectives import Objective, Term
 from fvcli.engine.transforms import Transforms
+from fvcli.models.names import DEFAULT_HANDLE
+from support.helpers import render_units, run
+
+pytestmark = pytest.mark.slow  # builds a TF-Slim InceptionV1
 
 
 def test_layers_lists_slim_names_with_distill_aliases(hub_cache):
-    result = CliRunner().invoke(main, ["layers"])
+    result = run("layers")
     assert result.exit_code == 0, result.output
     rows = {line.split()[0]: line.split() for line in result.output.splitlines()[2:]}
     assert rows["Mixed_4b"][1] == "mixed4a"
@@ -63,8 +64,7 @@ def test_render_through_the_default_handle_writes_a_manifest(hub_cache, tmp_path
     jobs.write_text("defaults: {size: 64, steps: 8, batch_size: 4}\n"
                     "jobs:\n  - name: mixed4a\n    objective: channel\n    layer: mixed4a\n"
                     "    channels: 0-4\n")
-    result = CliRunner().invoke(main, ["render", str(jobs), "--out", str(tmp_path / "out"),
-                                       "--quiet"])
+    result = run("render", jobs, "--out", tmp_path / "out", "--quiet")
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "out" / "mixed4a" / "manifest.json").read_text())
     assert manifest["model"]["source"] == DEFAULT_HANDLE
@@ -73,7 +73,7 @@ def test_render_through_the_default_handle_writes_a_manifest(hub_cache, tmp_path
 
 
 def test_unreachable_handle_says_how_to_work_offline(hub_cache):
-    result = CliRunner().invoke(main, ["layers", "--model", "http://127.0.0.1:9/no/model/1"])
+    result = run("layers", "--model", "http://127.0.0.1:9/no/model/1")
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1

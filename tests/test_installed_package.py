@@ -24,6 +24,8 @@ from packaging.requirements import Requirement
 
 import fvcli
 
+pytestmark = pytest.mark.slow  # builds and installs the package, runs it in a subprocess
+
 CHECKOUT = Path(__file__).resolve().parent.parent
 NOT_SOURCE = shutil.ignore_patterns(".venv", ".git", "renders", "build", "dist", "*.egg-info",
                                     "__pycache__", ".pytest_cache", ".hypothesis")

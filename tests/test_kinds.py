@@ -5,14 +5,14 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import tensorflow as tf
-from click.testing import CliRunner
 
-from fvcli.cli import main
 from fvcli.config import ParamSpec, RenderSettings
 from fvcli.engine.objectives import GroupTerm, Objective, Term
 from fvcli.engine.targets import ImageTarget, Targets
 from fvcli.engine.renderer import Renderer
-from sweep_helpers import check_index, records
+from support.helpers import check_index, records, run
+
+pytestmark = pytest.mark.slow  # renders every kind
 
 SIZE, STEPS = 64, 128
 
@@ -155,8 +155,7 @@ def kinds_folder(tmp_path_factory):
     picture = np.stack([np.sin(x / 4), np.cos(y / 5), np.sin((x + y) / 7)], -1) * 127 + 128
     iio.imwrite(folder / "start.png", picture.astype(np.uint8))
     (folder / "kinds.yaml").write_text(KINDS)
-    result = CliRunner().invoke(main, ["render", str(folder / "kinds.yaml"), "--out",
-                                       str(folder / "out")])
+    result = run("render", folder / "kinds.yaml", "--out", folder / "out")
     assert result.exit_code == 0, result.output
     return folder
 
@@ -178,8 +177,7 @@ def test_each_kind_renders_from_a_job_file_into_the_sweep_store(kinds_folder):
 
 
 def test_a_rerun_of_the_kinds_skips_everything(kinds_folder):
-    again = CliRunner().invoke(main, ["render", str(kinds_folder / "kinds.yaml"), "--out",
-                                      str(kinds_folder / "out")])
+    again = run("render", kinds_folder / "kinds.yaml", "--out", kinds_folder / "out")
     assert again.exit_code == 0 and "10 of 10 units already rendered" in again.stderr
 
 
@@ -214,7 +212,7 @@ def test_bad_keys_of_the_kinds_are_one_line_with_file_line_and_key(kinds_folder,
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     line = next(n for n, row in enumerate(text.splitlines(), 1) if change[1] in row)
-    result = CliRunner().invoke(main, ["render", str(path), "--out", str(tmp_path / "out")])
+    result = run("render", path, "--out", tmp_path / "out")
     assert result.exit_code == 2, result.output
     (error,) = result.stderr.strip().splitlines()
     assert f"{path}:{line}: jobs[" in error and message in error, error

@@ -7,11 +7,12 @@ import tarfile
 import threading
 
 import pytest
-from click.testing import CliRunner
 
-from fvcli.cli import main
+from support.helpers import run
 from fvcli.models.names import DEMO_MODEL_DIR
 from support.slim_inception import hub_cache_folder
+
+pytestmark = pytest.mark.slow  # builds and serves a model
 
 
 @pytest.fixture
@@ -47,13 +48,13 @@ def test_fetch_downloads_into_the_cache_and_later_loads_need_no_server(
         model_server, tmp_path, monkeypatch):
     handle, requests = model_server
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path))
-    fetched = CliRunner().invoke(main, ["model", "fetch", handle])
+    fetched = run("model", "fetch", handle)
     assert fetched.exit_code == 0, fetched.output
     folder = hub_cache_folder(str(tmp_path), handle)
     assert fetched.output.strip() == folder
     assert os.path.isfile(os.path.join(folder, "saved_model.pb"))
     assert requests == ["/models/demo/1?tf-hub-format=compressed"]
-    listed = CliRunner().invoke(main, ["layers", "--model", handle])
+    listed = run("layers", "--model", handle)
     assert listed.exit_code == 0, listed.output
     assert "conv3" in listed.output
     assert len(requests) == 1  # served from the cache

@@ -6,9 +6,11 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
-from click.testing import CliRunner
+import yaml
 
-from fvcli.cli import main
+from support.helpers import on_cpu, run
+
+pytestmark = pytest.mark.slow  # builds five keras.applications networks
 
 SIZE = 64
 # name: (builder keyword arguments, a middle layer, preprocessing as keras.applications has it)
@@ -49,31 +51,54 @@ FORMATS = ["", ":saved"]  # the .keras file, and the SavedModel exported from it
 CASES = [(name, saved) for name in MODELS for saved in FORMATS]
 
 
+@pytest.fixture(scope="module")
+def networks(keras_models):
+    """``networks(name, saved)``: each model in each format, loaded once for the tests of
+    this module (the command line's own loading of such files is tested below, and a load
+    is most of the time a test of these takes), with its layer table at the render size."""
+    from fvcli.models.loading import load_network
+
+    loaded = {}
+
+    def network(name: str, saved: str):
+        if name + saved not in loaded:
+            spec = {"path": str(keras_models[name + saved]),
+                    "preprocess": yaml.safe_load(MODELS[name][3])}
+            loaded[name + saved] = load_network(spec, table_size=SIZE)
+        return loaded[name + saved]
+    return network
+
+
 @pytest.mark.parametrize("name, saved", CASES)
-def test_layers_are_listed_by_keras_name_with_shapes_at_the_render_size(keras_models, name,
-                                                                        saved):
-    result = CliRunner().invoke(main, ["layers", "--model", str(keras_models[name + saved]),
-                                       "--size", str(SIZE)])
-    assert result.exit_code == 0, result.output
-    rows = {line.split()[0]: line.split() for line in result.output.splitlines()[2:]}
+def test_layers_are_listed_by_keras_name_with_shapes_at_the_render_size(keras_models, networks,
+                                                                        name, saved):
+    network = networks(name, saved)
+    names = {layer.name for layer in network.top_level_layers()}
     layer = MODELS[name][2]
-    shape = keras_models[name + ":shapes"][layer]
-    assert rows[layer][-2] == "x".join(str(d) for d in shape)
-    assert not any(row.endswith("_1") and row[:-2] in rows for row in rows)  # no trace suffixes
+    assert network.layer(layer).shape == keras_models[name + ":shapes"][layer]
+    assert layer in names
+    assert not any(row.endswith("_1") and row[:-2] in names for row in names)  # no trace suffix
 
 
 @pytest.mark.parametrize("name, saved", CASES)
-def test_a_middle_channel_renders_and_rises_well_above_its_start(keras_models, name, saved,
-                                                                 tmp_path):
-    _, _, layer, preprocess = MODELS[name]
+def test_a_middle_channel_renders_and_rises_well_above_its_start(keras_models, networks, name,
+                                                                 saved, tmp_path):
+    from fvcli.config import load_job_file
+    from fvcli.engine.hardware import resolve_device
+    from fvcli.engine.renderer import RendererCache
+    from fvcli.sweep.plan import plan_job_file
+    from fvcli.sweep.runner import SweepRunner
+
+    network = networks(name, saved)
     jobs = tmp_path / "jobs.yaml"
-    jobs.write_text(f"model: {{path: {keras_models[name + saved]}, "
-                    f"preprocess: {preprocess}}}\n"
-                    f"defaults: {{size: {SIZE}, steps: 96, batch_size: 2, transforms: none}}\n"
-                    f"jobs:\n  - {{name: m, objective: channel, layer: {layer}, "
+    jobs.write_text(f"defaults: {{size: {SIZE}, steps: 96, batch_size: 2, transforms: none}}\n"
+                    f"jobs:\n  - {{name: m, objective: channel, layer: {MODELS[name][2]}, "
                     "channels: [0, 1]}\n")
-    result = CliRunner().invoke(main, ["render", str(jobs), "--out", str(tmp_path / "out")])
-    assert result.exit_code == 0, result.output
+    planned = plan_job_file(load_job_file(str(jobs)), network, on_cpu)
+    renderers = RendererCache(network, resolve_device("cpu"))
+    report = SweepRunner(renderers, str(tmp_path / "out"), {"source": name}, quiet=True).run(
+        planned)
+    assert report.rendered == 2 and not report.failed
     for record_path in (tmp_path / "out" / "m" / "units").glob("*.json"):
         record = json.loads(record_path.read_text())
         assert record["objective_end"] > 2 * abs(record["objective_start"]) + 1e-3, record
@@ -108,7 +133,7 @@ def test_models_fvcli_cannot_render_are_one_line(tmp_path):
     keras.Model(four, keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(four))
                 ).save(tmp_path / "rgba.keras")
     for model, message in (("two.keras", "takes 2 inputs"), ("rgba.keras", "x 3 (RGB)")):
-        result = CliRunner().invoke(main, ["layers", "--model", str(tmp_path / model)])
+        result = run("layers", "--model", tmp_path / model)
         assert result.exit_code == 2 and "Traceback" not in result.output
         (line,) = result.stderr.strip().splitlines()
         assert message in line, line
@@ -127,7 +152,7 @@ def test_a_grayscale_model_renders_grayscale_images(tmp_path):
     jobs.write_text(f"model: {{path: {tmp_path / 'grey.keras'}}}\n"
                     "defaults: {size: 32, steps: 32, batch_size: 8}\n"
                     "jobs:\n  - {name: g, objective: channel, layer: features, channels: all}\n")
-    result = CliRunner().invoke(main, ["render", str(jobs), "--out", str(tmp_path / "out")])
+    result = run("render", jobs, "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     starts, ends = [], []
     for png in (tmp_path / "out" / "g" / "units").glob("*.png"):
@@ -159,8 +184,7 @@ def test_exported_graphs_show_each_modern_activation_by_its_layer_name(tmp_path)
     merged = keras.layers.Concatenate()(activations + [gated])
     logits = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(merged))
     keras.Model(image, logits).export(tmp_path / "exported", verbose=False)
-    result = CliRunner().invoke(main, ["layers", "--model", str(tmp_path / "exported"),
-                                       "--size", str(SIZE)])
+    result = run("layers", "--model", tmp_path / "exported", "--size", SIZE)
     assert result.exit_code == 0, result.output
     names = {line.split()[0] for line in result.output.splitlines()[2:]}
     assert {"relu_act", "swish_act", "gelu_act", "hard_swish_act", "sigmoid_gate"} <= names

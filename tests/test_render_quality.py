@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import render_units
+from support.helpers import render_units
 from fvcli.engine.objectives import Objective, Term
 from fvcli.engine.param import Parameterization
 from fvcli.engine.transforms import Transforms
+
+pytestmark = pytest.mark.slow  # renders in both precisions, hundreds of steps
 
 
 @pytest.fixture(params=["fp32", "bf16"])
@@ -84,7 +86,6 @@ def test_without_revival_a_dead_unit_has_no_gradient_and_stays_dead(demo_network
     assert np.all(result.objective_end <= 0.0), result.objective_end
 
 
-@pytest.mark.slow
 def test_class_visualisations_are_classified_as_their_class(demo_network, precision):
     classes = list(range(demo_network.logits.channels))
     result = render_units(demo_network, Objective((Term("probability"),)), classes, steps=256,
@@ -113,7 +114,6 @@ def test_bf16_leaves_the_images_in_float32(demo_network):
     assert np.mean(result.images != as_bf16) > 0.5
 
 
-@pytest.mark.slow
 def test_an_xla_compiled_step_raises_the_objective_too(demo_network):
     result = render_units(demo_network, Objective((Term("channel", "conv3"),)), [2, 5],
                           steps=32, xla=True)

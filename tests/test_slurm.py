@@ -6,11 +6,11 @@ import re
 import time
 
 import pytest
-from click.testing import CliRunner
 
-from fvcli.cli import main
-from slurm.cluster import SlurmCluster, unavailable
-from sweep_helpers import assert_units_whole, check_index, records, write_job_file
+from support.slurm_cluster import SlurmCluster, unavailable
+from support.helpers import assert_units_whole, check_index, records, run, write_job_file
+
+pytestmark = pytest.mark.slow  # installs and starts a Slurm cluster
 
 SHARDS = 3
 
@@ -42,8 +42,7 @@ def test_a_sweep_on_slurm_renders_every_unit_and_collects_the_index(
     out = tmp_path / "out"
     jobs = write_job_file(tmp_path, "0-8", steps=16, extra_jobs=(
         "  - {name: classes, objective: probability, classes: all}\n"))
-    result = CliRunner().invoke(main, ["slurm", jobs, "--shards", str(SHARDS), "--out",
-                                       str(out), "--submit"])
+    result = run("slurm", jobs, "--shards", SHARDS, "--out", out, "--submit")
     assert result.exit_code == 0, result.output
     array_id = re.search(r"render array: (\d+)", result.output).group(1)
     collect_id = re.search(r"collect: (\d+)", result.output).group(1)

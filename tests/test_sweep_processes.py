@@ -8,10 +8,11 @@ import sys
 import time
 
 import pytest
-from click.testing import CliRunner
 
-from fvcli.cli import main
-from sweep_helpers import assert_units_whole, check_index, fvcli_env, records, write_job_file
+from support.helpers import (assert_units_whole, check_index, fvcli_env, records, run,
+                             write_job_file)
+
+pytestmark = pytest.mark.slow  # starts fvcli in subprocesses
 
 UNITS = 12
 
@@ -37,9 +38,6 @@ def wait_for_units(job_folder, count, process, seconds=120):
         time.sleep(0.05)
     raise AssertionError(f"fewer than {count} units after {seconds}s")
 
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def test_a_rerun_after_sigkill_completes_the_job_losing_at_most_the_batch_in_flight(tmp_path):

@@ -8,19 +8,15 @@ import textwrap
 
 import imageio.v3 as iio
 import pytest
-from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fvcli.cli import main
 from fvcli.config import load_job_file
 from fvcli.sweep.plan import plan_job_file
 from fvcli.sweep.shards import Shard, shard_units
-from sweep_helpers import assert_units_whole, check_index, records, write_job_file
+from support.helpers import (assert_units_whole, check_index, fvcli_env, on_cpu, records, run,
+                             write_job_file)
 
-
-def run(*args, env=None):
-    return CliRunner().invoke(main, [str(a) for a in args], env=env)
 
 
 @settings(max_examples=60, deadline=None)
@@ -41,13 +37,6 @@ def test_shard_option_is_checked():
     for bad in ("0/4", "5/4", "x", "1/0", "1-4"):
         with pytest.raises(ValueError):
             Shard.parse(bad)
-
-
-def on_cpu(requested: str) -> str:
-    """The precision a job asking for ``requested`` renders in on this machine's CPU."""
-    from fvcli.engine.hardware import resolve_device, resolve_precision
-
-    return resolve_precision(requested, resolve_device("cpu"))
 
 
 def _fingerprints(tmp_path, demo_network, text):
@@ -239,9 +228,38 @@ def test_help_collect_status_and_slurm_never_import_tensorflow(tmp_path):
         assert "tensorflow" not in sys.modules, "tensorflow was imported"
         """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": os.getcwd()})
+                            env=fvcli_env())
     assert result.returncode == 0, result.stderr
     assert "#SBATCH --array=0-3" in result.stdout
+
+
+# Packages and modules that must answer without TensorFlow: job files, the output folder,
+# a sweep's status and its Slurm script, and what the command line reads before it knows
+# whether it needs a model.
+TENSORFLOW_FREE = ["fvcli.config", "fvcli.outputs", "fvcli.cli", "fvcli.exit_codes",
+                   "fvcli.images", "fvcli.sweep.status", "fvcli.sweep.slurm",
+                   "fvcli.sweep.progress", "fvcli.sweep.speed", "fvcli.sweep.plan",
+                   "fvcli.sweep.shards", "fvcli.sweep.signals", "fvcli.engine.machine",
+                   "fvcli.engine.cost", "fvcli.models.names", "fvcli.models.errors",
+                   "fvcli.models.preprocess"]
+
+
+def test_config_outputs_status_and_slurm_never_import_tensorflow():
+    script = textwrap.dedent(f"""
+        import importlib, pkgutil, sys
+        for name in {TENSORFLOW_FREE!r}:
+            module = importlib.import_module(name)
+            for found in pkgutil.walk_packages(getattr(module, "__path__", []), name + "."):
+                importlib.import_module(found.name)
+        imported = sorted(name for name in sys.modules if name.startswith("fvcli."))
+        assert "tensorflow" not in sys.modules, "tensorflow was imported"
+        print("\\n".join(imported))
+        """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env=fvcli_env())
+    assert result.returncode == 0, result.stderr
+    imported = result.stdout.split()
+    assert "fvcli.outputs.index_html" in imported and "fvcli.config.yaml_lines" in imported
 
 
 def test_slurm_script_is_valid_bash_with_the_array_and_a_collect_after_it(tmp_path):

@@ -10,5 +10,11 @@ class SpecError(Exception):
         self.file, self.line = file, line or 0
         where = f"{file}:{line}" if line else file
         message = f"{where}: {key}: {problem}" if key else f"{where}: {problem}"
-        # one line, whatever a hostile file put in its keys
-        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
+        super().__init__(one_line(message))
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character a terminal or log might break a line at, or not show
+    (newlines, form feeds, Unicode line separators, other control characters), written as
+    its Python escape: one line, whatever a hostile file put in its keys."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)

@@ -74,12 +74,15 @@ class Renderer:
         batch_params = tf.TensorSpec([batch_size, *self.param.shape()], tf.float32)
         self._vector_sizes = objective.vector_sizes(network)
         targets = self._target_signature(self._vector_sizes)
+        # autograph=False: the step has no tensor-dependent Python control flow to convert,
+        # and converting writes a temporary module file per trace
         self._step_function = tf.function(
-            self._step, jit_compile=settings.xla or None,
+            self._step, jit_compile=settings.xla or None, autograph=False,
             input_signature=[batch_params, batch_params, batch_params,
                              tf.TensorSpec([batch_size], tf.int32), targets,
                              tf.TensorSpec([], tf.int32)])
-        self._evaluate = tf.function(self._score, input_signature=[batch_params, targets])
+        self._evaluate = tf.function(self._score, input_signature=[batch_params, targets],
+                                     autograph=False)
         self._concrete_step = None
         self.traces = 0
 
@@ -202,7 +205,7 @@ class Renderer:
                               tf.constant(self.settings.learning_rate)), failed_at)
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, autograph=False)
 def _adam_update(params, first_moment, second_moment, gradient, healthy, step, learning_rate):
     """(parameters, first moment, second moment) after one Adam step. A failed image
     (``healthy`` 0) gets a zero gradient (multiply_no_nan: NaN times 0 is 0) and a zero

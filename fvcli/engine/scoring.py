@@ -112,7 +112,7 @@ class UnitScorer:
         self.neuron, self.position = term.kind == "neuron", term.position
         self.softmax = term.kind == "probability"
         self.size = size
-        self._maps = tf.function(self._unit_maps, input_signature=[
+        self._maps = tf.function(self._unit_maps, autograph=False, input_signature=[
             tf.TensorSpec([None, size, size, network.input_channels], tf.float32)])
         self.channels = network.input_channels
 

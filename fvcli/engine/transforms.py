@@ -82,7 +82,7 @@ def _inverted(matrices: tf.Tensor) -> tf.Tensor:
                     axis=1)
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, autograph=False)
 def _bilinear(images: tf.Tensor, matrices: tf.Tensor, fill: float) -> tf.Tensor:
     """Bilinear resampling through affine maps with a constant fill, written with gathers
     so that XLA compiles it into one loop."""

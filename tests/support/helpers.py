@@ -1,4 +1,5 @@
-"""Helpers for the sweep tests: job files, reading a job folder, checking an index."""
+"""What many tests do: run the command line in-process, render a batch directly, write a
+job file, read a job folder, check an index."""
 
 from __future__ import annotations
 
@@ -11,6 +12,36 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import imageio.v3 as iio
+from click.testing import CliRunner
+
+from fvcli.cli import main
+
+CHECKOUT = Path(__file__).resolve().parent.parent.parent
+
+
+def run(*args, env=None):
+    """``fvcli ARGS`` run in-process (arguments may be paths or numbers); click's Result."""
+    return CliRunner().invoke(main, [str(arg) for arg in args], env=env)
+
+
+def on_cpu(requested: str) -> str:
+    """The precision a job asking for ``requested`` renders in on this machine's CPU."""
+    from fvcli.engine.hardware import resolve_device, resolve_precision
+
+    return resolve_precision(requested, resolve_device("cpu"))
+
+
+def render_units(network, objective, indices, seeds=None, **settings):
+    """Render one image per entry of ``indices`` and return the BatchResult."""
+    from fvcli.engine.param import Parameterization
+    from fvcli.engine.renderer import Renderer, RenderSettings
+
+    size = settings.pop("size", 64)
+    settings.setdefault("steps", 128)
+    render_settings = RenderSettings(size=size, param=Parameterization(size), **settings)
+    renderer = Renderer(network, objective, render_settings, len(indices))
+    seeds = seeds or list(range(len(indices)))
+    return renderer.render([[i] for i in indices], seeds)
 
 
 def write_job_file(folder: Path, channels: str = "0-5", steps: int = 8, size: int = 32,
@@ -98,6 +129,5 @@ def check_index(out: Path) -> int:
 
 def fvcli_env() -> dict:
     """Environment for an fvcli subprocess: quiet TensorFlow, this checkout importable."""
-    root = str(Path(__file__).parent.parent)
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
-            "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+            "PYTHONPATH": str(CHECKOUT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
