@@ -87,14 +87,13 @@ def _render(prepared, out, shard, force, quiet, stop) -> None:
     except Exception as error:  # one line for the user, not a traceback
         fail(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
              ExitCode.FAILURE)
-    label = f"shard {shard}" if shard.count > 1 else "render"
     failed = report.failed
     if failed and not report.stopped:
         fail(f"{len(failed)} unit(s) failed (NaN or infinite numbers): "
              f"{', '.join(failed[:5])}{' ...' if len(failed) > 5 else ''}; the others are "
              "done (see fvcli status)", ExitCode.UNITS_FAILED)
     if report.stopped:
-        fail(f"stopped by {stop.name}: {label} rendered {report.rendered} units this run, "
+        fail(f"stopped by {stop.name}: {shard.label} rendered {report.rendered} units this run, "
              f"{report.skipped} were already done, of {report.shard_units}; nothing partial "
              "was written. Run the same command again to finish.",
              ExitCode.INTERRUPTED if stop.interrupted else ExitCode.STOPPED)

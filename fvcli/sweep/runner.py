@@ -22,8 +22,9 @@ from ..engine.memory import OutOfMemory, batch_size_of, out_of_memory_message
 from ..engine.param import Parameterization
 from ..engine.renderer import Renderer, RendererCache, RenderStopped
 from ..engine.targets import batch_targets
-from ..outputs.collect import collect, read_job
 from ..images import to_uint8
+from ..models.names import resolve_model_spec
+from ..outputs.collect import collect, read_job
 from ..outputs.files import make_row
 from ..outputs.records import GRID_FILE, done_record, failed_record, plan_entry, plan_record
 from ..outputs.store import JobStore
@@ -63,16 +64,13 @@ def render_prepared(prepared, out_dir: str, shard: Shard, force: bool, quiet: bo
     """Render ``shard`` of the units of every prepared job file into ``out_dir`` on the
     device they were prepared for, one file after another, until done or stopped;
     ``on_grid(path)`` hears of each job grid written. Returns what the run did."""
-    from ..models.names import resolve_model_spec
-
-    label = f"shard {shard}" if shard.count > 1 else "render"
     total = RunReport()
     for file in prepared.files:
         record = {"source": file.network.description, "fingerprint": file.network.fingerprint,
                   "spec": resolve_model_spec(file.model)}
         runner = SweepRunner(RendererCache(file.network, prepared.device), out_dir, record,
                              should_stop=should_stop, quiet=quiet)
-        report = runner.run(file.jobs, shard, force=force, label=label)
+        report = runner.run(file.jobs, shard, force=force)
         total.add(report)
         for grid in report.grids:
             on_grid(grid)
@@ -93,10 +91,11 @@ class SweepRunner:
         self.should_stop = should_stop or (lambda: False)
         self.quiet = quiet
 
-    def run(self, jobs: list[PlannedJob], shard: Shard = Shard(), force: bool = False,
-            label: str = "render") -> RunReport:
+    def run(self, jobs: list[PlannedJob], shard: Shard = Shard(), force: bool = False
+            ) -> RunReport:
         """Render this shard's units that are not on disk yet (all of them with
         ``force``); collect the jobs that are then complete."""
+        label = shard.label
         costs = {id(job): unit_flops(job, self.network) for job in jobs}
         mine = shard_units([unit for job in jobs for unit in job.units], shard,
                            lambda unit: costs[id(unit.job)])
@@ -105,8 +104,7 @@ class SweepRunner:
         for job in jobs:
             store = JobStore(self.out_dir, job.name)
             store.remove_stale_temporaries()
-            store.write_plan(plan_of(job, self.model_record, costs[id(job)],
-                                         self.network))
+            store.write_plan(plan_of(job, self.model_record, costs[id(job)], self.network))
             units = [unit for unit in mine if unit.job is job]
             missing = [unit for unit in units
                        if force or not store.is_done(unit.file_stem, unit.fingerprint)]

@@ -15,6 +15,11 @@ class Shard:
     index: int = 1
     count: int = 1
 
+    @property
+    def label(self) -> str:
+        """How progress lines and messages name a run of this shard."""
+        return f"shard {self}" if self.count > 1 else "render"
+
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
 
