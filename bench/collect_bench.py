@@ -17,8 +17,10 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+CHECKOUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, CHECKOUT)
 
+from fvcli.outputs.records import DONE, GRID_FILE, unit_png  # noqa: E402
 from fvcli.outputs.store import JobStore  # noqa: E402
 
 
@@ -36,9 +38,9 @@ def make_records(out: str, units: int, size: int, jobs: int) -> None:
                      "layer": f"Mixed_{j}", "channel": c}
             entries.append(entry)
             pixels = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
-            store.save(stem, pixels, {**entry, "png": f"units/{stem}.png",
+            store.save(stem, pixels, {**entry, "png": unit_png(stem),
                                       "objective_start": 0.1, "objective_end": 5.0,
-                                      "seconds": 1.0, "status": "done"})
+                                      "seconds": 1.0, "status": DONE})
         store.write_plan({"job": {"name": store.name, "objective": [
             {"kind": "channel", "layer": f"Mixed_{j}"}]}, "units": entries})
 
@@ -53,15 +55,15 @@ def main() -> None:
         started = time.perf_counter()
         make_records(out, args.units, args.size, args.jobs)
         print(f"made {args.units} records in {time.perf_counter() - started:.1f}s")
-        code = ("import resource, sys, time; from fvcli.collect import collect; "
+        code = ("import resource, sys, time; from fvcli.outputs.collect import collect; "
                 "t = time.perf_counter(); collect(sys.argv[1]); "
                 "print(round(time.perf_counter() - t, 2), "
                 "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
         result = subprocess.run([sys.executable, "-c", code, out], capture_output=True,
                                 text=True, check=True,
-                                env={**os.environ, "PYTHONPATH": os.getcwd()})
+                                env={**os.environ, "PYTHONPATH": CHECKOUT})
         seconds, peak_kib = result.stdout.split()
-        grid_bytes = sum(os.path.getsize(os.path.join(out, f"layer{j}", "grid.png"))
+        grid_bytes = sum(os.path.getsize(os.path.join(out, f"layer{j}", GRID_FILE))
                          for j in range(args.jobs))
         print(json.dumps({"measure": "collect", "units": args.units, "jobs": args.jobs,
                           "size": args.size, "wall_s": float(seconds),

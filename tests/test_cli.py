@@ -200,12 +200,19 @@ def test_a_precision_the_device_lacks_is_refused_before_anything_renders(tmp_pat
     assert line in checked.stderr and checked.stderr.count("fp16 needs a GPU") == 3  # 3 jobs
 
 
-def test_asking_for_a_gpu_that_is_not_there_is_one_clear_line(tmp_path):
-    result = run("render", write_jobs(tmp_path), "--out", tmp_path / "o", "--device", "gpu:7")
+@pytest.mark.parametrize("command", ["render", "validate"])
+def test_asking_for_a_gpu_that_is_not_there_is_one_clear_line(tmp_path, command):
+    result = run(command, write_jobs(tmp_path), "--device", "gpu:7",
+                 *(["--out", tmp_path / "o"] if command == "render" else []))
     assert result.exit_code == 2
     (line,) = result.stderr.strip().splitlines()
     assert "--device: device gpu:7 is not available" in line and "use --device cpu" in line
     assert not (tmp_path / "o").exists()
+
+
+def test_examples_score_a_folder_in_batches_of_a_whole_number(tmp_path):
+    result = run("examples", write_jobs(tmp_path), "--images", tmp_path, "--batch-size", "auto")
+    assert result.exit_code == 2 and "'auto' is not a valid integer" in result.output
 
 
 def test_missing_model_path_is_bad_usage(tmp_path):

@@ -102,7 +102,8 @@ def link_distribution(distribution, folder: Path) -> None:
 
 def run_installed(venv: Path, *args, cwd: Path) -> subprocess.CompletedProcess:
     env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "HOME": str(cwd), "XDG_CACHE_HOME": str(cwd / "cache")}
+           "HOME": str(cwd), "XDG_CACHE_HOME": str(cwd / "cache"),
+           "TMPDIR": os.environ.get("TMPDIR", str(cwd))}
     return subprocess.run([str(venv / "bin" / args[0]), *args[1:]], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 

@@ -10,6 +10,7 @@ import click
 from ..config.schema import SETTINGS, Setting
 from ..exit_codes import ExitCode
 
+DEVICE_HELP = "Where to render: auto (first GPU if any, else CPU), cpu, gpu or gpu:N."
 MODEL_HELP = ("Model to use instead of the job file's: inception_v1 (TF-Hub, the default), "
               "demo (built in, offline), a TF-Hub handle (https://...), a SavedModel folder "
               "or a .keras file.")
@@ -94,7 +95,7 @@ def load_network_or_fail(model, table_size=None, where: str = "--model"):
 
 
 def prepare_or_fail(job_files, model_option, overrides, device: str = "auto",
-                    all_errors: bool = False):
+                    all_errors: bool = False, renders: bool = True):
     """Every job file read, its model loaded and its jobs planned for ``device``
     (:func:`fvcli.sweep.prepare.prepare_job_files`). On bad input, print the first error
     (or, with ``all_errors``, every error of every file) in file and line order, exit 2."""
@@ -107,7 +108,7 @@ def prepare_or_fail(job_files, model_option, overrides, device: str = "auto",
     prepared = None
     try:
         prepared = prepare_job_files(job_files, model_option, overrides, device,
-                                     errors if all_errors else None)
+                                     errors if all_errors else None, renders)
     except SpecError as error:
         errors.append(error)
     except ModelError as error:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..exit_codes import ExitCode
-from ..config.schema import EXAMPLES_TOP, SETTINGS
+from ..config.schema import EXAMPLES_BATCH, EXAMPLES_TOP
 from .common import MODEL_HELP, cannot_write, fail, option_type, prepare_or_fail
 
 
@@ -22,8 +22,8 @@ from .common import MODEL_HELP, cannot_write, fail, option_type, prepare_or_fail
 @click.option("--out", "-o", default="renders", show_default=True,
               type=click.Path(file_okay=False), help="Output folder, as for render.")
 @click.option("--model", help=MODEL_HELP)
-@click.option("--batch-size", type=option_type(SETTINGS["batch_size"]), default=32,
-              show_default=True, help="Images scored at once.")
+@click.option("--batch-size", type=option_type(EXAMPLES_BATCH), default=EXAMPLES_BATCH.default,
+              help=EXAMPLES_BATCH.described)
 def examples(job_file, images, top, crop, out, model, batch_size):
     """Find the dataset examples of the units of JOB_FILE's jobs: the images of a folder
     that activate each unit most, slightly, slightly negatively and least.
@@ -38,7 +38,7 @@ def examples(job_file, images, top, crop, out, model, batch_size):
     a warning and listed in examples.json. The folder is streamed, so its size is not
     limited by memory.
     """
-    (prepared,) = prepare_or_fail([job_file], model, {}).files
+    (prepared,) = prepare_or_fail([job_file], model, {}, renders=False).files
     from ..config import SpecError
     from ..sweep.examples import find_examples, plan_examples
 

@@ -9,7 +9,8 @@ import sys
 import click
 
 from ..exit_codes import ExitCode, exit_codes_help
-from .common import MODEL_HELP, cannot_write, fail, prepare_or_fail, setting_option
+from .common import (DEVICE_HELP, MODEL_HELP, cannot_write, fail, prepare_or_fail,
+                     setting_option)
 
 RENDER_HELP = f"""Render every job of JOB_FILES into OUT/<job name>/.
 
@@ -38,8 +39,7 @@ exits {ExitCode.DONE:d} at once, which makes it safe to start from cron.
 @setting_option("batch_size")
 @setting_option("seed")
 @setting_option("precision")
-@click.option("--device", default="auto", show_default=True,
-              help="Where to render: auto (first GPU if any, else CPU), cpu, gpu or gpu:N.")
+@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @setting_option("xla")
 @click.option("--shard", metavar="I/N",
               help="Render only shard I of N (1 <= I <= N) of the units, split by estimated "
@@ -93,9 +93,10 @@ def _render(prepared, out, shard, force, quiet, stop) -> None:
              f"{', '.join(failed[:5])}{' ...' if len(failed) > 5 else ''}; the others are "
              "done (see fvcli status)", ExitCode.UNITS_FAILED)
     if report.stopped:
-        fail(f"stopped by {stop.name}: {shard.label} rendered {report.rendered} units this run, "
-             f"{report.skipped} were already done, of {report.shard_units}; nothing partial "
-             "was written. Run the same command again to finish.",
+        run = f"{shard.label} of this run" if shard.count > 1 else "this run"
+        fail(f"stopped by {stop.name}: {report.rendered} units rendered by {run}, "
+             f"{report.skipped} already done before it, of {report.shard_size}; nothing "
+             "partial was written. Run the same command again to finish.",
              ExitCode.INTERRUPTED if stop.interrupted else ExitCode.STOPPED)
 
 

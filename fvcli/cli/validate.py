@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import click
 
-from .common import MODEL_HELP, prepare_or_fail
+from .common import DEVICE_HELP, MODEL_HELP, prepare_or_fail
 
 
 @click.command()
 @click.argument("job_files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--model", help=MODEL_HELP)
+@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--estimate/--no-estimate", default=True, show_default=True,
-              help="Say how long rendering would take on this machine (one process, default "
-                   "device), from the work the plan holds and the speed earlier renders "
+              help="Say how long rendering would take on this machine (one process, on "
+                   "--device), from the work the plan holds and the speed earlier renders "
                    "recorded; where none is recorded, a few steps are timed first. Tracing "
                    "adds a few seconds per job shape.")
-def validate(job_files, model, estimate):
-    """Check JOB_FILES against the model without rendering anything.
+def validate(job_files, model, device, estimate):
+    """Check JOB_FILES against the model and the device without rendering anything.
 
     Prints one line per job (name, objective, number of images, and with --estimate the
     time it would take) and exits 0, or prints every problem it finds, one per line as
     FILE:LINE: KEY: what is wrong, and exits 2.
     """
-    prepared = prepare_or_fail(job_files, model, {}, all_errors=True)
+    prepared = prepare_or_fail(job_files, model, {}, device, all_errors=True)
     speeds = _speeds(prepared) if estimate else {}
     from ..sweep.pricing import estimated_seconds  # imports TensorFlow, loaded quietly by now
     from ..sweep.progress import format_duration

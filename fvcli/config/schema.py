@@ -80,5 +80,7 @@ SETTINGS = {
 SETTING_KEYS = tuple(SETTINGS)
 DEFAULTS = {name: setting.default for name, setting in SETTINGS.items()}
 
-# fvcli examples: how many examples of each kind a unit shows
+# fvcli examples: how many examples of each kind a unit shows, and how many images are
+# scored in one forward pass (a whole number: the folder is streamed in such batches)
 EXAMPLES_TOP = Setting(8, "Examples of each kind per unit", "whole", 1, 100)
+EXAMPLES_BATCH = Setting(32, "Images scored at once", "whole", 1, 1024)

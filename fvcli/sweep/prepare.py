@@ -39,9 +39,10 @@ class Prepared:
 
 
 def prepare_job_files(job_files, model_option, overrides: dict, device_name: str = "auto",
-                      errors: list | None = None) -> Prepared:
+                      errors: list | None = None, renders: bool = True) -> Prepared:
     """Read every job file, choose the device, load the model(s) (once each), plan the jobs
-    against them with their precision resolved on the device.
+    against them with their precision resolved on the device (with ``renders`` False, for
+    commands that only score images, precisions are left as written and not checked).
 
     Raises the first SpecError, or, given an ``errors`` list, adds every error of every
     file to it and goes on. A device that is not there raises HardwareError. A model that
@@ -53,6 +54,10 @@ def prepare_job_files(job_files, model_option, overrides: dict, device_name: str
     from ..models.loading import load_network
 
     device = resolve_device(device_name)
+
+    def precision_of(requested: str) -> str:
+        return resolve_precision(requested, device) if renders else requested
+
     prepared, networks = [], {}
     for job_file in files:
         model = model_option or job_file.model
@@ -62,8 +67,7 @@ def prepare_job_files(job_files, model_option, overrides: dict, device_name: str
                 networks[key] = load_network(model)
             except ModelError as error:
                 raise type(error)(f"{_model_origin(job_file, model_option)}: {error}") from None
-        jobs = plan_job_file(job_file, networks[key],
-                             lambda requested: resolve_precision(requested, device), errors)
+        jobs = plan_job_file(job_file, networks[key], precision_of, errors)
         prepared.append(PreparedFile(job_file, jobs, networks[key], model))
     return Prepared(prepared, device)
 

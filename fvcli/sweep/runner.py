@@ -42,7 +42,7 @@ CALIBRATION_IMAGES = 8  # at most: a job's own batch may be sized for a bigger m
 class RunReport:
     """What a run did: units rendered and skipped in its shard, and the grids it wrote."""
 
-    shard_units: int = 0
+    shard_size: int = 0  # units in the run's shard
     rendered: int = 0
     skipped: int = 0
     failed: list[str] = field(default_factory=list)  # job/unit of units that went NaN
@@ -51,7 +51,7 @@ class RunReport:
 
     def add(self, other: "RunReport") -> None:
         """Count ``other``'s run (of another job file) into this one."""
-        self.shard_units += other.shard_units
+        self.shard_size += other.shard_size
         self.rendered += other.rendered
         self.skipped += other.skipped
         self.failed += other.failed
@@ -99,7 +99,7 @@ class SweepRunner:
         costs = {id(job): unit_flops(job, self.network) for job in jobs}
         mine = shard_units([unit for job in jobs for unit in job.units], shard,
                            lambda unit: costs[id(unit.job)])
-        report = RunReport(shard_units=len(mine))
+        report = RunReport(shard_size=len(mine))
         todo = []
         for job in jobs:
             store = JobStore(self.out_dir, job.name)
@@ -263,10 +263,10 @@ def measure_speed(job: PlannedJob, network, device) -> float:
     """GFLOP/s of a few steps of up to 8 images of ``job``, after the step is traced."""
     batch_size, _ = batch_size_of(job, network, device)
     images = min(batch_size, CALIBRATION_IMAGES)
-    units = balanced_batch_size(len(job.units), max(1, images // job.images_per_unit))
-    renderer = RendererCache(network, device).get(job, units * job.images_per_unit,
+    unit_count = balanced_batch_size(len(job.units), max(1, images // job.images_per_unit))
+    renderer = RendererCache(network, device).get(job, unit_count * job.images_per_unit,
                                                   steps=CALIBRATION_STEPS)
     renderer.warm_up()
-    result = renderer.render(batch_targets(job.units[:units], renderer.batch_size))
+    result = renderer.render(batch_targets(job.units[:unit_count], renderer.batch_size))
     return batch_speed(job, network, renderer.batch_size * result.timed_steps,
                        result.steps_seconds)

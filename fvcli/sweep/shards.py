@@ -53,11 +53,11 @@ def shard_units(units: list, shard: Shard, cost) -> list:
     return chosen
 
 
-def balanced_batch_size(units: int, batch_size: int) -> int:
-    """The smallest batch size that covers ``units`` in as many batches as ``batch_size``
-    would: 20 units at batch 16 run as 2 x 10, not 16 + 4 padded to 16."""
-    batches = math.ceil(units / batch_size)
-    return math.ceil(units / batches)
+def balanced_batch_size(unit_count: int, batch_size: int) -> int:
+    """The smallest batch size that covers ``unit_count`` units in as many batches as
+    ``batch_size`` would: 20 units at batch 16 run as 2 x 10, not 16 + 4 padded to 16."""
+    batches = math.ceil(unit_count / batch_size)
+    return math.ceil(unit_count / batches)
 
 
 def batches_of(units: list, size: int) -> list[list]:
