@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")  # what a folder of images is searched for
+
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """[h, w, 3] floats in [0, 1] -> uint8."""

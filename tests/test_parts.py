@@ -160,3 +160,13 @@ def test_the_resampler_and_its_gradient_match_tensorflows_resampling_op(seeds, s
         interpolation="BILINEAR", fill_mode="CONSTANT"))
     for mine, expected in zip(ours, theirs):
         np.testing.assert_allclose(mine, expected, atol=1e-4)
+
+
+def test_every_regulariser_a_job_file_may_name_penalises_a_noisy_image():
+    from fvcli.config.schema import REGULARIZERS
+    from fvcli.engine.regularizers import penalty
+
+    noisy = tf.constant(np.random.default_rng(0).uniform(size=(2, 16, 16, 3)), tf.float32)
+    grey = tf.fill([2, 16, 16, 3], 0.5)
+    for name in REGULARIZERS:
+        assert (penalty(noisy, {name: 1.0}).numpy() > penalty(grey, {name: 1.0}).numpy()).all()

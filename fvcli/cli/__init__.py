@@ -20,14 +20,15 @@ from .validate import validate
 MAIN_HELP = f"""Render feature visualisations of image networks from YAML job files.
 
 \b
-  fvcli layers                         what can I visualise? names, shapes, channels
-  fvcli validate jobs.yaml             check a job file against the model, render nothing
-  fvcli render jobs.yaml --out renders one folder per job: grid.png, units/, manifest.json
-  fvcli render jobs.yaml --shard 2/8   one eighth of the units (resumes what is done)
-  fvcli status renders                 units done / total per job, time left
-  fvcli collect renders                grids, manifests and renders/index.html
-  fvcli slurm jobs.yaml --shards 64    an sbatch script for a Slurm array sweep
-  fvcli model fetch                    download the default model for offline use
+  fvcli layers                            what can I visualise? names, shapes, channels
+  fvcli validate jobs.yaml                check job files against the model, render nothing
+  fvcli render jobs.yaml --out DIR        a folder per job: grid.png, units/, manifest.json
+  fvcli render jobs.yaml --shard 2/8      one eighth of the units (resumes what is done)
+  fvcli status DIR                        units done / total per job, time left
+  fvcli collect DIR                       grids, manifests and DIR/index.html
+  fvcli slurm jobs.yaml --shards 64       an sbatch script for a Slurm array sweep
+  fvcli examples jobs.yaml --images IMGS  the images that drive each unit most and least
+  fvcli model fetch                       download the default model for offline use
 
 The default model is InceptionV1 from TF-Hub; `--model demo` uses the small texture
 classifier built into fvcli, which needs no download.

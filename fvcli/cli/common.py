@@ -11,9 +11,9 @@ from ..config.schema import SETTINGS, Setting
 from ..exit_codes import ExitCode
 
 DEVICE_HELP = "Where to render: auto (first GPU if any, else CPU), cpu, gpu or gpu:N."
-MODEL_HELP = ("Model to use instead of the job file's: inception_v1 (TF-Hub, the default), "
-              "demo (built in, offline), a TF-Hub handle (https://...), a SavedModel folder "
-              "or a .keras file.")
+MODELS_TEXT = ("inception_v1 (TF-Hub, the default), demo (built in, offline), a TF-Hub handle "
+               "(https://...), a SavedModel folder or a .keras file")
+MODEL_HELP = f"Model to use instead of the job file's: {MODELS_TEXT}."
 
 
 class WholeOrAuto(click.ParamType):
@@ -23,6 +23,9 @@ class WholeOrAuto(click.ParamType):
 
     def __init__(self, setting: Setting):
         self.setting = setting
+
+    def get_metavar(self, param, ctx=None) -> str:
+        return f"[{self.setting.low:g}<=N<={self.setting.high:g}|auto]"
 
     def convert(self, value, param, ctx):
         if value == "auto" or isinstance(value, int):

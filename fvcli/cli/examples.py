@@ -6,14 +6,16 @@ import click
 
 from ..exit_codes import ExitCode
 from ..config.schema import EXAMPLES_BATCH, EXAMPLES_TOP
+from ..images import IMAGE_SUFFIXES
 from .common import MODEL_HELP, cannot_write, fail, option_type, prepare_or_fail
 
 
-@click.command()
+@click.command(short_help="Images of a folder that activate each unit most and least.")
 @click.argument("job_file", type=click.Path(dir_okay=False))
 @click.option("--images", type=click.Path(exists=True, file_okay=False),
-              help="Folder of images to score (searched recursively: jpg, jpeg, png, webp). "
-                   "Default: the job's examples.images.")
+              help="Folder of images to score (searched recursively: "
+                   f"{', '.join(suffix[1:] for suffix in IMAGE_SUFFIXES)}). Default: the job's "
+                   "examples.images.")
 @click.option("--top", type=option_type(EXAMPLES_TOP),
               help=f"{EXAMPLES_TOP.help} (default: the job's examples.top, else "
                    f"{EXAMPLES_TOP.default}).")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import click
 
 from ..config.schema import SETTINGS
-from .common import MODEL_HELP, load_network_or_fail, model_failure, option_type
+from .common import MODELS_TEXT, load_network_or_fail, model_failure, option_type
 
 
-@click.command()
-@click.option("--model", default="inception_v1", show_default=True, help=MODEL_HELP)
+@click.command(short_help="The layers you can visualise: name, alias, shape, channels.")
+@click.option("--model", default="inception_v1", show_default=True,
+              help=f"The model: {MODELS_TEXT}.")
 @click.option("--all", "show_all", is_flag=True,
               help="Also list layers inside others (e.g. the branches of Mixed_4b).")
 @click.option("--size", type=option_type(SETTINGS["size"]), default=SETTINGS["size"].default,

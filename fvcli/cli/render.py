@@ -19,7 +19,6 @@ nothing is rendered. Each unit (a channel, a class, ...) is written the moment i
 rendered: units/<unit>.png and its record units/<unit>.json. When all units of a job
 are on disk, the job's grid.png and manifest.json and OUT/index.html are written.
 
-\b
 Resuming: units already on disk with the same settings are skipped, so running the
 same command again after a kill or a change renders only what is missing or changed.
 A run that finds another run of the same job files into OUT (and shard) still going
@@ -29,7 +28,7 @@ exits {ExitCode.DONE:d} at once, which makes it safe to start from cron.
 """
 
 
-@click.command(help=RENDER_HELP)
+@click.command(help=RENDER_HELP, short_help="Render every job of job files into a folder.")
 @click.argument("job_files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--out", "-o", default="renders", show_default=True, type=click.Path(file_okay=False),
               help="Folder to write into; each job gets a subfolder named after it.")

@@ -8,11 +8,11 @@ import os
 import click
 
 from ..exit_codes import ExitCode
-from ..outputs.records import GRID_FILE
+from ..outputs.records import GRID_FILE, INDEX_FILE
 from .common import cannot_write, fail
 
 
-@click.command("collect")
+@click.command("collect", short_help="Grids, manifests and index.html from what is on disk.")
 @click.argument("out_dir", type=click.Path(file_okay=False))
 def collect_command(out_dir):
     """Build each job's grid.png and manifest.json, and OUT_DIR/index.html, from the unit
@@ -38,10 +38,10 @@ def collect_command(out_dir):
     for view in views:
         if view.done:
             click.echo(os.path.join(out_dir, view.name, GRID_FILE))
-    click.echo(os.path.join(out_dir, "index.html"))
+    click.echo(os.path.join(out_dir, INDEX_FILE))
 
 
-@click.command()
+@click.command(short_help="Units done / total per job, failed, and the time left.")
 @click.argument("target", type=click.Path(exists=True))
 @click.option("--out", "-o", default="renders", show_default=True,
               type=click.Path(file_okay=False),

@@ -7,7 +7,7 @@ import click
 from .common import DEVICE_HELP, MODEL_HELP, prepare_or_fail
 
 
-@click.command()
+@click.command(short_help="Check job files against the model and device; price them.")
 @click.argument("job_files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--model", help=MODEL_HELP)
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)

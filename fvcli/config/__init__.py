@@ -1,7 +1,7 @@
 """Job files -> checked job specs, without TensorFlow.
 
 ``load_job_file`` reads and checks a YAML job file on its own; resolving its jobs against a
-model (layer names, channel counts) is the plan's work (:mod:`fvcli.plan`).
+model (layer names, channel counts) is the plan's work (:mod:`fvcli.sweep.plan`).
 """
 
 from .errors import SpecError

@@ -16,9 +16,12 @@ class Checker:
         self.path = path
 
     def fail(self, located: Located, key: str, problem: str):
+        """Raise the SpecError of ``key`` at ``located``'s line: ``problem``."""
         raise SpecError(self.path, located.line if located else None, key, problem)
 
     def mapping(self, located: Located, key: str, allowed) -> dict:
+        """The mapping at ``located``, whose keys must be among ``allowed`` (an unknown
+        one gets a "did you mean")."""
         if not isinstance(located.value, dict):
             self.fail(located, key,
                       f"expected a mapping of keys, got {kind_of(located.value)}")
@@ -32,6 +35,7 @@ class Checker:
         return located.value
 
     def integer(self, located: Located, key: str, low: int, high: int | None = None) -> int:
+        """A whole number from ``low`` to ``high`` (no upper bound when None)."""
         value = located.value
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(located, key, f"expected a whole number, got {value!r}")
@@ -42,6 +46,7 @@ class Checker:
 
     def number(self, located: Located, key: str, low: float = 0.0,
                high: float = 1e9) -> float:
+        """A finite number from ``low`` to ``high``."""
         value = located.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(located, key, f"expected a number, got {value!r}")
@@ -53,16 +58,19 @@ class Checker:
         return float(value)
 
     def choice(self, located: Located, key: str, choices: tuple[str, ...]) -> str:
+        """One of ``choices``."""
         if located.value not in choices:
             self.fail(located, key, f"expected one of {', '.join(choices)}, "
                       f"got {located.value!r}")
         return located.value
 
     def boolean(self, located: Located, key: str) -> bool:
+        """true or false."""
         if not isinstance(located.value, bool):
             self.fail(located, key, f"expected true or false, got {located.value!r}")
         return located.value
 
 
 def kind_of(value) -> str:
+    """How an error names a value of the wrong kind: 'a mapping', 'a list', or the value."""
     return {dict: "a mapping", list: "a list", str: f"'{value}'"}.get(type(value), repr(value))

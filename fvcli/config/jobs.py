@@ -3,7 +3,7 @@
 This checks a file on its own (syntax, known keys, types, ranges of plain numbers) and
 needs no model and no TensorFlow. What needs the model (layer names, channel and class
 ranges, ``channels: all``) is checked when the specs are planned against it
-(:mod:`fvcli.plan`). Both happen before anything is rendered, so a bad file never leaves
+(:mod:`fvcli.sweep.plan`). Both happen before anything is rendered, so a bad file never leaves
 half-written output.
 """
 
@@ -73,6 +73,8 @@ class JobSpec:
 
 @dataclass
 class JobFile:
+    """A job file as read and checked: its jobs, and the model it names."""
+
     path: str
     model: object
     jobs: list[JobSpec]

@@ -19,8 +19,7 @@ def layer_step_flops(network, layer: str, size: int) -> float:
 
 def image_step_flops(job, network) -> float:
     """FLOPs of one image-step of ``job`` (a planned job): to the deepest layer it reads."""
-    layers = [term.layer for term in (*job.terms, *job.group_terms)]
-    return max(layer_step_flops(network, layer, job.settings.size) for layer in layers)
+    return max(layer_step_flops(network, layer, job.settings.size) for layer in job.layers_read)
 
 
 def unit_flops(job, network) -> float:

@@ -34,7 +34,7 @@ def batch_size_of(job, network, device: Device) -> tuple[int, str | None]:
     if job.spec.batch_size != "auto":
         return job.spec.batch_size, None
     size = job.settings.size
-    per_image = network.activation_bytes([term.layer for term in job.terms], size)
+    per_image = network.activation_bytes(job.layers_read, size)
     available = available_memory(device)
     chosen = auto_batch_size(per_image, available, device.kind)
     note = (f"batch_size auto -> {chosen} (about {per_image / 2**20:.0f} MiB of "
@@ -46,7 +46,7 @@ def batch_size_of(job, network, device: Device) -> tuple[int, str | None]:
 def image_memory(job, network) -> int:
     """Estimated bytes one image of ``job`` holds while rendering: its activations at the
     size the network sees, times the factor measured for gradients and workspace."""
-    return (network.activation_bytes([term.layer for term in job.terms], job.settings.size)
+    return (network.activation_bytes(job.layers_read, job.settings.size)
             * MEMORY_PER_ACTIVATION_BYTE)
 
 
@@ -69,6 +69,7 @@ class OutOfMemory(RuntimeError):
 
 
 def out_of_memory_message(job, network, images: int, device: Device) -> str:
+    """The line to show when a batch of ``images`` images of ``job`` ran out of memory."""
     per_image = image_memory(job, network)
     return (f"{job.name}: out of memory rendering a batch of {images} image(s) at "
             f"{job.settings.size}px on {device.name.strip('/')} (estimated "

@@ -19,12 +19,11 @@ import imageio.v3 as iio
 import numpy as np
 import tensorflow as tf
 
-from ..images import rgb_floats, to_uint8
+from ..config import CLASS_KINDS, DIRECTION_KINDS, UNIT_KINDS
+from ..images import IMAGE_SUFFIXES, rgb_floats, to_uint8
 
 KINDS = ("top", "slightly_positive", "slightly_negative", "bottom")
-SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
-SUPPORTED = ("channel", "neuron", "direction", "logit", "probability")
-THUMBNAIL = 64
+SUPPORTED = UNIT_KINDS + DIRECTION_KINDS + CLASS_KINDS  # kinds with a unit to score
 
 
 def image_paths(folder: str):
@@ -32,7 +31,7 @@ def image_paths(folder: str):
     for root, folders, files in os.walk(folder):
         folders.sort()
         for name in sorted(files):
-            if name.lower().endswith(SUFFIXES):
+            if name.lower().endswith(IMAGE_SUFFIXES):
                 yield os.path.join(root, name)
 
 
@@ -196,15 +195,15 @@ def _scored(scorer: UnitScorer, batch, numbers):
     return scores, np.asarray(numbers), highest, lowest
 
 
-def thumbnail(path: str, position) -> np.ndarray:
-    """A small uint8 copy of the image at ``path``; with a ``position`` (fractions of the
-    image side), of the window of half the image around it."""
+def thumbnail(path: str, position, side: int) -> np.ndarray:
+    """A ``side`` x ``side`` uint8 copy of the image at ``path``; with a ``position``
+    (fractions of the image side), of the window of half the image around it."""
     image = rgb_floats(iio.imread(path))
     if position is not None:  # a window of half the image around the strongest response
         height, width = image.shape[:2]
-        side = max(1, min(height, width) // 2)
-        top = int(np.clip(position[0] * height - side / 2, 0, height - side))
-        left = int(np.clip(position[1] * width - side / 2, 0, width - side))
-        image = image[top:top + side, left:left + side]
-    small = tf.image.resize(image[None], [THUMBNAIL, THUMBNAIL], antialias=True)[0]
+        window = max(1, min(height, width) // 2)
+        top = int(np.clip(position[0] * height - window / 2, 0, height - window))
+        left = int(np.clip(position[1] * width - window / 2, 0, width - window))
+        image = image[top:top + window, left:left + window]
+    small = tf.image.resize(image[None], [side, side], antialias=True)[0]
     return to_uint8(small.numpy())

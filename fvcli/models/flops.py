@@ -11,9 +11,10 @@ COUNTED_OPS = ("Conv2D", "DepthwiseConv2dNative", "MatMul")
 
 
 def graph_flops(pruned, input_name: str, size: int, channels: int) -> int:
-    """Multiply-adds x 2 of the convolutions (plain, grouped and depthwise) and matrix
-    products that ``pruned`` (a pruned graph function) computes for one ``size`` x
-    ``size`` image of ``channels`` channels; the rest is cheap beside them."""
+    """Multiply-adds x 2 of the convolutions (plain and depthwise, which is what fvcli makes
+    of grouped ones with a channel per group) and matrix products that ``pruned`` (a pruned
+    graph function) computes for one ``size`` x ``size`` image of ``channels`` channels;
+    the rest is cheap beside them. Ops inside function calls are not seen."""
     wanted = sub_graph(pruned.graph.as_graph_def(),
                        [tensor.op.name for tensor in pruned.outputs])
     keep = {node.name for node in wanted.node}

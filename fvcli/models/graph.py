@@ -132,6 +132,7 @@ def relax_input(graph_def, input_name: str):
 
 
 def through_identities(tensor):
+    """The tensor that ``tensor`` passes on unchanged through Identity ops."""
     while tensor.op.type in ("Identity", "IdentityN") and tensor.op.inputs:
         tensor = tensor.op.inputs[0]
     return tensor

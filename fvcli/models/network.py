@@ -165,7 +165,7 @@ class Forward:
 
 
 def _preprocessed(images: tf.Tensor, preprocess: Preprocess) -> tf.Tensor:
-    """Images in [0, 1], RGB -> the network's input (see :mod:`fvcli.preprocess`)."""
+    """Images in [0, 1], RGB -> the network's input (see :mod:`fvcli.models.preprocess`)."""
     values = images * preprocess.scale
     if preprocess.bgr:
         values = values[..., ::-1]

@@ -97,6 +97,7 @@ def job_names(out_dir: str) -> list[str]:
 
 
 def collect_lock(out_dir: str) -> FileLock:
+    """The lock that keeps two collects of ``out_dir`` from writing the same files."""
     return FileLock(os.path.join(out_dir, STATE_FOLDER, "collect.lock"))
 
 

@@ -14,10 +14,10 @@ import re
 from urllib.parse import quote
 
 from .files import write_atomic
-from .records import EXAMPLES_FOLDER, GRID_FILE, MANIFEST_FILE, UNITS_FOLDER, unit_png
+from .records import (EXAMPLES_FOLDER, GRID_FILE, INDEX_FILE, MANIFEST_FILE, PAGES_FOLDER,
+                      unit_png, unit_record_file)
 
 PREVIEW_UNITS = 8
-PAGES_FOLDER = "_index"  # cannot clash with a job: job names start with a letter or digit
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; margin-bottom: 2em; }
@@ -48,9 +48,9 @@ def write_index(out_dir: str, views) -> None:
         _write_page(out_dir, _job_page(view.name), title, _job_links(view) + body)
     for layer, units in layers.items():
         _write_page(out_dir, _layer_page(layer), f"layer {layer}",
-                    '<p><a href="../index.html">all jobs</a></p>'
+                    f'<p><a href="../{INDEX_FILE}">all jobs</a></p>'
                     + _sheet(units, "../", show_job=True))
-    write_atomic(os.path.join(out_dir, "index.html"),
+    write_atomic(os.path.join(out_dir, INDEX_FILE),
                  _document(f"fvcli: {os.path.basename(os.path.abspath(out_dir))}",
                            _overview(views, layers)).encode("utf8"))
 
@@ -67,7 +67,7 @@ def _overview(views, layers) -> str:
             f"<tr><td><a href='{_href(_job_page(view.name))}'>{_e(view.name)}</a></td>"
             f"<td>{_e(objective)}</td><td>{view.done} / {len(view.units)}</td>"
             f"<td class='{'failed' if view.failed else ''}'>{view.failed}</td>"
-            f"<td><a href='{_href(view.name + '/grid.png')}'>grid</a> · "
+            f"<td><a href='{_href(view.name + '/' + GRID_FILE)}'>grid</a> · "
             f"<a href='{_href(view.name + '/' + MANIFEST_FILE)}'>manifest</a></td>"
             f"<td>{_preview(view)}</td></tr>")
     layer_rows = [f"<tr><td><a href='{_href(_layer_page(layer))}'>{_e(layer)}</a></td>"
@@ -97,7 +97,7 @@ def _preview(view) -> str:
 
 def _job_links(view) -> str:
     name = view.name
-    return (f"<p><a href='../index.html'>all jobs</a> · {view.done} / {len(view.units)} "
+    return (f"<p><a href='../{INDEX_FILE}'>all jobs</a> · {view.done} / {len(view.units)} "
             f"units · <a href='../{_href(name + '/' + GRID_FILE)}'>{GRID_FILE}</a> · "
             f"<a href='../{_href(name + '/' + MANIFEST_FILE)}'>{MANIFEST_FILE}</a></p>")
 
@@ -109,7 +109,7 @@ def _sheet(units, prefix: str, show_job: bool = False) -> str:
     for view, unit in units:
         stem = unit.plan["stem"]
         png = prefix + _href(f"{view.name}/{unit_png(stem)}")
-        record = prefix + _href(f"{view.name}/{UNITS_FOLDER}/{stem}.json")
+        record = prefix + _href(f"{view.name}/{unit_record_file(stem)}")
         label = _e(unit_label(unit.plan) + (f" · {view.name}" if show_job else ""))
         if unit.done:
             value = f"{unit.record.get('objective_end', float('nan')):.4g}"

@@ -2,7 +2,7 @@
 holds, and the rule that says a unit is done.
 
     <out>/.fvcli/                   locks and logs of fvcli itself
-    <out>/index.html                every job and layer (index_html)
+    <out>/index.html                every job and layer, and _index/ their pages (index_html)
     <out>/<job>/job.json            the job as planned: settings, model, versions, every unit
                                     with its fingerprint and cost (:func:`plan_record`)
     <out>/<job>/units/<stem>.png    a rendered unit
@@ -10,7 +10,7 @@ holds, and the rule that says a unit is done.
     <out>/<job>/manifest.json       job.json's header, how the job ran and every rendered
                                     unit's record in the job's order (:func:`manifest_header`)
     <out>/<job>/grid.png            every unit in order
-    <out>/<job>/examples.json       dataset examples, and examples/<stem>.png
+    <out>/<job>/examples.json       dataset examples, and examples/<stem>.png (a grid each)
 
 A unit is done when its record names the fingerprint the unit has now, says it is done,
 and its PNG is there (:func:`unit_state`). Nothing here imports TensorFlow.
@@ -23,6 +23,8 @@ import os
 import numpy as np
 
 STATE_FOLDER = ".fvcli"
+INDEX_FILE = "index.html"
+PAGES_FOLDER = "_index"  # cannot clash with a job: job names start with a letter or digit
 PLAN_FILE = "job.json"
 MANIFEST_FILE = "manifest.json"
 GRID_FILE = "grid.png"
@@ -37,6 +39,11 @@ FAILURE_REASON = "the objective or its gradient became NaN or infinite"
 def unit_png(stem: str) -> str:
     """A unit's PNG, relative to its job folder."""
     return f"{UNITS_FOLDER}/{stem}.png"
+
+
+def unit_record_file(stem: str) -> str:
+    """A unit's record, relative to its job folder."""
+    return f"{UNITS_FOLDER}/{stem}.json"
 
 
 def plan_entry(unit, cost: float) -> dict:

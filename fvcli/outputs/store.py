@@ -13,7 +13,7 @@ import json
 import os
 import socket
 
-from .records import DONE, PLAN_FILE, UNITS_FOLDER, unit_state
+from .records import DONE, PLAN_FILE, UNITS_FOLDER, unit_png, unit_record_file, unit_state
 from .files import (TEMPORARY_PREFIX, TEMPORARY_SUFFIX, create_atomic, write_atomic, write_json,
                      write_png)
 
@@ -26,10 +26,12 @@ class JobStore:
         self.folder = os.path.join(out_dir, job_name)
 
     def png_path(self, stem: str) -> str:
-        return os.path.join(self.folder, UNITS_FOLDER, stem + ".png")
+        """Where the unit ``stem``'s PNG is."""
+        return os.path.join(self.folder, unit_png(stem))
 
     def record_path(self, stem: str) -> str:
-        return os.path.join(self.folder, UNITS_FOLDER, stem + ".json")
+        """Where the unit ``stem``'s record is."""
+        return os.path.join(self.folder, unit_record_file(stem))
 
     def read_record(self, stem: str) -> dict | None:
         """The unit's record, or None when it is missing or unreadable."""
@@ -55,6 +57,7 @@ class JobStore:
         write_json(self.record_path(stem), record)
 
     def read_plan(self) -> dict | None:
+        """The job's job.json, or None when it is missing or unreadable."""
         return _read_json(os.path.join(self.folder, PLAN_FILE))
 
     def write_plan(self, plan: dict) -> None:

@@ -1,15 +1,13 @@
-"""Planning: checked job specs + a network -> jobs resolved into units; units into shards
-and batches.
+"""Planning: checked job specs + a network -> jobs resolved into units.
 
 Resolving checks what needs the model (layer names, channel and class ranges,
-``channels: all``, neuron positions) and fills in each job's units. A unit is one image to
-render: one channel of a channel sweep, one class, or the single image of a weighted sum.
-It is the unit of work: each has a seed and a fingerprint of its own, so it renders the
-same image in any batch and any shard, and a finished one is recognised on disk
-(:mod:`fvcli.store`). Shards split the units of a file by their estimated cost. Units of a
-job are split into batches of equal size (the last one padded by repeating its final
-unit), so every batch of a job has one shape and the renderer traces once per job shape,
-never for a leftover partial batch.
+``channels: all``, neuron positions, the precision on the device) and fills in each job's
+units. A unit is what one image (or one strip: diversity samples, interpolation frames)
+of a job shows: one channel of a channel sweep, one class, or the single image of a
+weighted sum. It is the unit of work: each has a seed and a fingerprint of its own, so it
+renders the same image in any batch and any shard, and a finished one is recognised on
+disk (:mod:`fvcli.outputs.records`). :mod:`fvcli.sweep.shards` splits units into shards
+and batches.
 
 The network is used through its layer table only; this module does not import TensorFlow.
 """
@@ -46,6 +44,12 @@ class PlannedJob:
     model_fingerprint: str = ""
     vector_sizes: tuple[int, ...] = ()  # per term: channels of its direction, else 1
     group_terms: tuple[GroupTerm, ...] = ()  # layers resolved to the model's names
+
+    @property
+    def layers_read(self) -> tuple[str, ...]:
+        """Every layer a step of this job reads: its terms' and those of the terms that
+        couple a unit's images. What its cost and its memory are reckoned to."""
+        return tuple(dict.fromkeys(term.layer for term in (*self.terms, *self.group_terms)))
 
     @property
     def images_per_unit(self) -> int:

@@ -26,7 +26,8 @@ from ..images import to_uint8
 from ..models.names import resolve_model_spec
 from ..outputs.collect import collect, read_job
 from ..outputs.files import make_row
-from ..outputs.records import GRID_FILE, done_record, failed_record, plan_entry, plan_record
+from ..outputs.records import (FAILURE_REASON, GRID_FILE, done_record, failed_record,
+                               plan_entry, plan_record)
 from ..outputs.store import JobStore
 from .plan import PlannedJob, Unit
 from .progress import Progress, format_duration
@@ -208,8 +209,8 @@ class SweepRunner:
         steps = [int(step) for step in result.failed_step[rows] if step >= 0]
         if steps:
             store.save_failure(unit.file_stem, failed_record(unit, min(steps)))
-            progress.warn(f"{job.name}: {unit.file_stem} failed: its objective or gradient "
-                          f"became NaN or infinite at step {min(steps)}; the other units go on")
+            progress.warn(f"{job.name}: {unit.file_stem} failed: {FAILURE_REASON} at step "
+                          f"{min(steps)}; the other units go on")
             return "failed"
         record = unit_record(unit, result, rows, renderer, batch_units)
         written = to_uint8(result.images[rows][:job.written_images])

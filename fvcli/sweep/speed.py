@@ -1,11 +1,10 @@
-"""How fast this machine renders, and so how long a job file will take.
+"""The speeds renders reached on this machine, kept to price job files.
 
-Speed is measured in GFLOP/s of rendering work: one image-step costs twice the forward
-FLOPs from the image to the objective's deepest layer (the forward pass, and the gradient
-back to the image), at the render size. Every render records the speed it reached, per
-machine, model, device and precision, in ``$XDG_CACHE_HOME/fvcli/speeds.json``
-(``~/.cache`` by default); ``fvcli validate`` estimates a job file's time from it, and
-measures a speed first when none is recorded.
+Speed is measured in GFLOP/s of rendering work as :mod:`fvcli.engine.cost` reckons it.
+Every render records the speed it reached, per machine, model, device and precision, in
+``$XDG_CACHE_HOME/fvcli/speeds.json`` (``~/.cache`` by default); ``fvcli validate``
+estimates a job file's time from it (:mod:`fvcli.sweep.pricing`), and measures a speed
+first when none is recorded.
 """
 
 from __future__ import annotations
@@ -17,12 +16,15 @@ import time
 from ..engine.machine import machine_name
 from ..outputs.files import write_atomic
 
+
 def speeds_path() -> str:
+    """The file of recorded speeds: speeds.json in the user's cache folder."""
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(cache, "fvcli", "speeds.json")
 
 
 def speed_key(model_fingerprint: str, device_name: str, precision: str) -> str:
+    """What a speed is recorded under: this machine, the device, the precision, the model."""
     return f"{machine_name()} | {device_name.strip('/')} | {precision} | {model_fingerprint}"
 
 
