@@ -38,7 +38,7 @@ from fvcli.engine.renderer import Renderer, RenderSettings  # noqa: E402
 from fvcli.engine.renderer import RendererCache  # noqa: E402
 from fvcli.sweep.runner import SweepRunner  # noqa: E402
 from support.slim_inception import install_in_hub_cache  # noqa: E402
-from fvcli.config import load_job_file  # noqa: E402
+from fvcli.config import DEFAULTS, load_job_file  # noqa: E402
 from fvcli.sweep.plan import plan_job_file  # noqa: E402
 from fvcli.engine.cost import job_flops, layer_step_flops  # noqa: E402
 from fvcli.sweep.progress import format_duration  # noqa: E402
@@ -48,8 +48,8 @@ from fvcli.engine.transforms import Transforms  # noqa: E402
 LAYER, SIZE = "Mixed_4b", 128
 MIXED_LAYERS = ("Mixed_3b", "Mixed_3c", "Mixed_4b", "Mixed_4c", "Mixed_4d", "Mixed_4e",
                 "Mixed_4f", "Mixed_5b", "Mixed_5c")
-DEFAULT_BATCH = 16  # a job's batch_size when it gives none
-UNIT_STEPS = 512    # a job's steps when it gives none
+DEFAULT_BATCH = DEFAULTS["batch_size"]  # a job's batch_size when it gives none
+UNIT_STEPS = DEFAULTS["steps"]          # a job's steps when it gives none
 ALL_MIXED = os.path.join(os.path.dirname(__file__), "..", "configs", "inception_v1",
                          "all-mixed.yaml")
 PRECISIONS = ("fp32", "bf16")
@@ -359,13 +359,14 @@ def main():
                 emit(op_profile(network, precision, 8, 16))
         emit({"measure": "flops", "layer": LAYER, "fed_size": SIZE,
               "forward_gflop_per_image": round(network.forward_flops(LAYER, SIZE) / 1e9, 3),
+              "image_step_gflop": round(layer_step_flops(network, LAYER, SIZE) / 1e9, 3),
               "logits_forward_gflop_per_image":
                   round(network.forward_flops("logits", SIZE) / 1e9, 3),
               "activation_mib_per_image": round(network.activation_bytes([LAYER], SIZE) / 2**20,
                                                 1)})
         emit(traces_over_three_batches(network))
         with tempfile.TemporaryDirectory() as out:
-            emit(sweep(network, out, 16 if quick else 64, 32 if quick else 512))
+            emit(sweep(network, out, 16 if quick else 64, 32 if quick else UNIT_STEPS))
         # last: its ten renderers would weigh on the peak RSS of the measures above
         auto = native_precision(cpu) if native_precision(cpu) in PRECISIONS else "fp32"
         layer_rows = [emit(row) for row in per_layer(network, auto, 8 if quick else 32)]
@@ -382,8 +383,7 @@ def print_tables(rows: list[dict], seconds: float | None) -> None:
     flops = next(r for r in rows if r["measure"] == "flops")
     references = {r["precision"]: r["gflops_per_s"] for r in rows
                   if r["measure"] == "conv2d reference"}
-    step_gflop = {pipeline: 2 * flops["forward_gflop_per_image"]
-                  for pipeline in (DEFAULT, PIXEL, FLOOR)}
+    step_gflop = {pipeline: flops["image_step_gflop"] for pipeline in (DEFAULT, PIXEL, FLOOR)}
     throughput = [r for r in rows if r["measure"] == "throughput"]
     print("image-steps/s (steady state: steps after the first; best run), 128 px, 64 steps "
           "(--quick: 16; full network: 16); warm-up, traces and peak RSS of the fp32 run")
@@ -449,13 +449,13 @@ def print_tables(rows: list[dict], seconds: float | None) -> None:
         print(f"\nper layer: default pipeline, {SIZE} px, batch {layer_rows[0]['batch']}, "
               f"{layer_rows[0]['precision']}")
         print(f"{'layer':<9} {'GFLOP/image-step':>17} {'image-steps/s':>14} "
-              f"{'s/unit at 512 steps':>20}")
+              f"{f's/unit at {UNIT_STEPS} steps':>20}")
         for row in layer_rows:
             print(f"{row['layer']:<9} {row['gflop_per_image_step']:>17} "
                   f"{row['image_steps_per_s']:>14} {row['seconds_per_unit']:>20}")
     for row in rows:
         if row["measure"] == "all-mixed estimate":
-            print(f"configs/inception_v1/all-mixed.yaml ({row['units']} units x 512 steps) on "
+            print(f"configs/inception_v1/all-mixed.yaml ({row['units']} units x {UNIT_STEPS} steps) on "
                   f"this machine, one process, {row['precision']}: about "
                   f"{format_duration(row['hours_from_layer_rates'] * 3600)} from the per-layer "
                   f"rates; fvcli validate's estimate from FLOPs at Mixed_4b's speed: about "

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 
 import click
 
 from ..exit_codes import ExitCode, exit_codes_help
+from ..outputs.locks import run_lock
+from ..sweep.shards import shard_to_render
 from .common import (DEVICE_HELP, MODEL_HELP, cannot_write, fail, prepare_or_fail,
                      setting_option)
 
@@ -52,8 +53,11 @@ def render(job_files, out, model, steps, size, batch_size, seed, precision, devi
                  "precision": precision, "xla": xla}
     from ..sweep.signals import StopSignals
 
-    chosen_shard, shard_note = _shard(shard)
-    lock = _run_lock(out, job_files, chosen_shard)
+    try:
+        chosen_shard, shard_note = shard_to_render(shard, os.environ)
+    except ValueError as error:
+        fail(str(error), ExitCode.BAD_INPUT)
+    lock = run_lock(out, job_files, chosen_shard)
     try:
         with StopSignals() as stop:
             if os.path.isdir(out) and not lock.acquire(wait=False):
@@ -97,45 +101,6 @@ def _render(prepared, out, shard, force, quiet, stop) -> None:
              f"{report.skipped} already done before it, of {report.shard_size}; nothing "
              "partial was written. Run the same command again to finish.",
              ExitCode.INTERRUPTED if stop.interrupted else ExitCode.STOPPED)
-
-
-def _shard(option: str | None):
-    """The shard to render, from --shard or from a Slurm array's variables, and a line
-    saying where it came from."""
-    from ..sweep.shards import Shard
-
-    if option:
-        try:
-            return Shard.parse(option), None
-        except ValueError as error:
-            fail(f"--shard: {error}", ExitCode.BAD_INPUT)
-    task = os.environ.get("SLURM_ARRAY_TASK_ID")
-    if task is None:
-        return Shard(), None
-    try:
-        first = int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
-        count = int(os.environ.get("SLURM_ARRAY_TASK_COUNT", "1"))
-        shard = Shard(int(task) - first + 1, count)
-        Shard.parse(str(shard))
-    except ValueError:
-        fail(f"cannot read a shard from SLURM_ARRAY_TASK_ID={task}, SLURM_ARRAY_TASK_MIN="
-             f"{os.environ.get('SLURM_ARRAY_TASK_MIN')}, SLURM_ARRAY_TASK_COUNT="
-             f"{os.environ.get('SLURM_ARRAY_TASK_COUNT')}; use an array 0-(N-1) or --shard",
-             ExitCode.BAD_INPUT)
-    return shard, (f"Slurm array task {task}: rendering shard {shard} (from "
-                   "SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_MIN and SLURM_ARRAY_TASK_COUNT)")
-
-
-def _run_lock(out: str, job_files, shard):
-    """The lock a run of these job files into ``out`` holds: one per shard, so shards of a
-    sweep run side by side and a second run of the same shard (cron) sees the first."""
-    from ..outputs.records import STATE_FOLDER
-    from ..outputs.locks import FileLock
-
-    files = "\n".join(sorted(os.path.abspath(path) for path in job_files))
-    digest = hashlib.sha1(files.encode()).hexdigest()[:12]
-    name = f"render-{digest}-shard-{shard.index}-of-{shard.count}.lock"
-    return FileLock(os.path.join(out, STATE_FOLDER, name))
 
 
 def _already_running(lock, job_files, out) -> None:

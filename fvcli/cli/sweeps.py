@@ -53,20 +53,16 @@ def status(target, out):
     left is estimated from the units already rendered, for one worker; divide by the
     number of shards running side by side.
     """
-    from ..outputs.collect import job_names, read_job
-    from ..config import SpecError, load_job_file
-    from ..sweep.status import status_table
+    from ..config import SpecError
+    from ..sweep.status import status_table, views_of
 
-    if os.path.isdir(target):
-        out, names = target, job_names(target)
-    else:
-        try:
-            names = [job.name for job in load_job_file(target).jobs]
-        except SpecError as error:
-            fail(str(error), ExitCode.BAD_INPUT)
-    views = [view for view in (read_job(out, name) for name in names) if view is not None]
+    try:
+        views = views_of(target, out)
+    except SpecError as error:
+        fail(str(error), ExitCode.BAD_INPUT)
     if not views:
-        fail(f"{out}: nothing rendered here yet (no <job>/job.json)", ExitCode.BAD_INPUT)
+        folder = target if os.path.isdir(target) else out
+        fail(f"{folder}: nothing rendered here yet (no <job>/job.json)", ExitCode.BAD_INPUT)
     for line in status_table(views):
         click.echo(line)
 

@@ -23,30 +23,25 @@ def validate(job_files, model, device, estimate):
     time it would take) and exits 0, or prints every problem it finds, one per line as
     FILE:LINE: KEY: what is wrong, and exits 2.
     """
-    prepared = prepare_or_fail(job_files, model, {}, device, all_errors=True)
-    speeds = _speeds(prepared) if estimate else {}
-    from ..sweep.pricing import estimated_seconds  # imports TensorFlow, loaded quietly by now
     from ..sweep.progress import format_duration
 
-    total = 0.0
+    prepared = prepare_or_fail(job_files, model, {}, device, all_errors=True)
+    times = _estimate(prepared) if estimate else None
     for file in prepared.files:
         for job in file.jobs:
             first = job.describe(job.units[0].indices)
             line = (f"{file.job_file.path}: {job.name}: {len(job.units)} image(s), "
                     f"{job.settings.steps} steps at {job.settings.size}px, first: {first}")
-            if id(job) in speeds:
-                seconds = estimated_seconds(job, file.network, speeds[id(job)])
-                total += seconds
-                line += f"; about {format_duration(seconds)}"
+            if times:
+                line += f"; about {format_duration(times.seconds[id(job)])}"
             click.echo(line)
-    if speeds:
-        used = {speed["label"]: None for speed in speeds.values()}
-        click.echo(f"estimated time on this machine: about {format_duration(total)} "
-                   f"({'; '.join(used)})")
+    if times:
+        click.echo(f"estimated time on this machine: about {format_duration(times.total)} "
+                   f"({'; '.join(times.speeds)})")
     click.echo("ok")
 
 
-def _speeds(prepared) -> dict:
-    from ..sweep.pricing import job_speeds
+def _estimate(prepared):
+    from ..sweep.pricing import estimate  # imports TensorFlow, loaded quietly by now
 
-    return job_speeds(prepared, say=lambda message: click.echo(message, err=True))
+    return estimate(prepared, say=lambda message: click.echo(message, err=True))

@@ -5,8 +5,11 @@ simply free again."""
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import socket
+
+from .records import STATE_FOLDER
 
 
 class FileLock:
@@ -55,3 +58,12 @@ class FileLock:
 
     def __exit__(self, *exc):
         self.release()
+
+
+def run_lock(out_dir: str, job_files, shard) -> FileLock:
+    """The lock a render of ``job_files`` into ``out_dir`` holds: one per shard, so shards
+    of a sweep run side by side and a second run of the same shard (cron) sees the first."""
+    files = "\n".join(sorted(os.path.abspath(path) for path in job_files))
+    digest = hashlib.sha1(files.encode()).hexdigest()[:12]
+    name = f"render-{digest}-shard-{shard.index}-of-{shard.count}.lock"
+    return FileLock(os.path.join(out_dir, STATE_FOLDER, name))

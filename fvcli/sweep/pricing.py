@@ -4,6 +4,8 @@ or that a few timed steps measure now."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..engine.cost import job_flops
 from .runner import measure_speed
 from .speed import record_speed, recorded_speed, speed_key
@@ -38,6 +40,21 @@ def job_speeds(prepared, say) -> dict:
     return speeds
 
 
-def estimated_seconds(job, network, speed: dict) -> float:
-    """Seconds ``job`` would take at ``speed`` (one of :func:`job_speeds`' values)."""
-    return job_flops(job, network) / (speed["gflop_per_s"] * 1e9)
+@dataclass
+class Estimate:
+    """How long each prepared job would take (seconds, by the job's id), in all, and the
+    speeds that says so, as a person reads them."""
+
+    seconds: dict
+    total: float
+    speeds: list[str]
+
+
+def estimate(prepared, say) -> Estimate:
+    """The time every prepared job would take on its device, in one process: its FLOPs over
+    the speed :func:`job_speeds` finds for it (``say`` hears of any speed measured now)."""
+    speeds = job_speeds(prepared, say)
+    seconds = {id(job): job_flops(job, network) / (speeds[id(job)]["gflop_per_s"] * 1e9)
+               for job, network in prepared.jobs}
+    labels = list(dict.fromkeys(speed["label"] for speed in speeds.values()))
+    return Estimate(seconds, sum(seconds.values()), labels)

@@ -35,6 +35,30 @@ class Shard:
         return cls(index, count)
 
 
+def shard_to_render(option: str | None, environ) -> tuple[Shard, str | None]:
+    """The shard a render takes: ``--shard I/N`` when given, else the one a Slurm array
+    task's variables name (with a line saying so), else the whole file. ValueError says
+    what is wrong with either."""
+    if option:
+        try:
+            return Shard.parse(option), None
+        except ValueError as error:
+            raise ValueError(f"--shard: {error}") from None
+    task = environ.get("SLURM_ARRAY_TASK_ID")
+    if task is None:
+        return Shard(), None
+    first, count = environ.get("SLURM_ARRAY_TASK_MIN"), environ.get("SLURM_ARRAY_TASK_COUNT")
+    try:
+        shard = Shard(int(task) - int(first or 0) + 1, int(count or 1))
+        Shard.parse(str(shard))
+    except ValueError:
+        raise ValueError(f"cannot read a shard from SLURM_ARRAY_TASK_ID={task}, "
+                         f"SLURM_ARRAY_TASK_MIN={first}, SLURM_ARRAY_TASK_COUNT={count}; use "
+                         "an array 0-(N-1) or --shard") from None
+    return shard, (f"Slurm array task {task}: rendering shard {shard} (from "
+                   "SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_MIN and SLURM_ARRAY_TASK_COUNT)")
+
+
 def shard_units(units: list, shard: Shard, cost) -> list:
     """The units of ``shard``: the file's units in order, cut into ``shard.count`` runs of
     about equal total ``cost(unit)``. A unit goes to the shard where the middle of its cost

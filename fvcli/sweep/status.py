@@ -3,8 +3,23 @@ from the units' own timings. Reads the output folder only; no TensorFlow."""
 
 from __future__ import annotations
 
+import os
+
+from ..config import load_job_file
+from ..outputs.collect import job_names, read_job
 from ..outputs.records import planned_cost, render_seconds
 from .progress import format_duration
+
+
+def views_of(target: str, out_dir: str) -> list:
+    """The jobs to report on: every job of ``target`` when it is an output folder, or the
+    jobs of the job file ``target`` as they stand in ``out_dir`` (SpecError if the file is
+    bad); those with nothing on disk are left out."""
+    if os.path.isdir(target):
+        out_dir, names = target, job_names(target)
+    else:
+        names = [job.name for job in load_job_file(target).jobs]
+    return [view for view in (read_job(out_dir, name) for name in names) if view is not None]
 
 
 def status_table(views) -> list[str]:
