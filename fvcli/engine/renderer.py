@@ -64,6 +64,9 @@ class Renderer:
         self.settings = settings
         self.batch_size = batch_size
         self.device = device or resolve_device()
+        # Planned jobs arrive with their precision resolved (each unit's fingerprint holds
+        # it); auto is resolved here only for renderers built directly, as tests and the
+        # bench do.
         self.precision = resolve_precision(settings.precision, self.device)
         self.param = Parameterization.of(settings.param)
         self.transforms = Transforms.of(settings.transforms)
