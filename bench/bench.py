@@ -277,8 +277,9 @@ def all_mixed_estimate(network, layer_rows: list[dict]) -> dict:
                    for job in jobs)
     by_flops = sum(job_flops(job, network) for job in jobs) / (gflop_per_s * 1e9)
     return {"measure": "all-mixed estimate", "precision": layer_rows[0]["precision"],
-            "units": sum(len(job.units) for job in jobs), "hours_from_layer_rates":
-                round(by_layer / 3600, 2), "hours_from_flops_at_mixed_4b": round(by_flops / 3600, 2)}
+            "units": sum(len(job.units) for job in jobs),
+            "hours_from_layer_rates": round(by_layer / 3600, 2),
+            "hours_from_flops_at_mixed_4b": round(by_flops / 3600, 2)}
 
 
 def sweep(network, out: str, channels: int, steps: int) -> dict:
@@ -455,8 +456,8 @@ def print_tables(rows: list[dict], seconds: float | None) -> None:
                   f"{row['image_steps_per_s']:>14} {row['seconds_per_unit']:>20}")
     for row in rows:
         if row["measure"] == "all-mixed estimate":
-            print(f"configs/inception_v1/all-mixed.yaml ({row['units']} units x {UNIT_STEPS} steps) on "
-                  f"this machine, one process, {row['precision']}: about "
+            print(f"configs/inception_v1/all-mixed.yaml ({row['units']} units x {UNIT_STEPS} "
+                  f"steps) on this machine, one process, {row['precision']}: about "
                   f"{format_duration(row['hours_from_layer_rates'] * 3600)} from the per-layer "
                   f"rates; fvcli validate's estimate from FLOPs at Mixed_4b's speed: about "
                   f"{format_duration(row['hours_from_flops_at_mixed_4b'] * 3600)}")
