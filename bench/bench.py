@@ -20,8 +20,11 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# tensorflow-hub's import of pkg_resources warns on every run; fvcli's command line hides it
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))  # its models
 
