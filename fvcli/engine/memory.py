@@ -1,6 +1,6 @@
 """How much memory a render needs, and so how many images a batch can hold.
 
-An image in flight holds its activations on the way to the objective's deepest layer,
+An image in flight holds its activations on the way to the deepest layer a step reads,
 their pre-activations and gradients, and the convolutions' workspace: a measured multiple
 of the forward activations. ``batch_size: auto`` and the check before a render (a batch
 that cannot fit is refused with the estimate) both use this one estimate.
