@@ -3,6 +3,7 @@ and the memory free for a render."""
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 
@@ -11,9 +12,11 @@ class HardwareError(ValueError):
     """A device or precision that this machine cannot provide; ``str()`` is the line to show."""
 
 
+@functools.lru_cache(maxsize=None)
 def cpu_info(field: str) -> str:
     """The value of ``field`` (e.g. "model name", "flags") of the first CPU in
-    /proc/cpuinfo, or "" where there is none (not Linux)."""
+    /proc/cpuinfo, or "" where there is none (not Linux). Read once: every batch's speed
+    record names the machine."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
             for line in info:

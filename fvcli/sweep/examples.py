@@ -13,6 +13,7 @@ from ..engine.scoring import UnitScorer, score_folder, thumbnail
 from ..outputs.collect import collect, job_names
 from ..outputs.examples import write_examples
 
+
 @dataclass
 class ExamplesTask:
     """One job's units, to be scored on one folder."""

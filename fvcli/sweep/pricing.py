@@ -17,16 +17,16 @@ def job_speeds(prepared, say) -> dict:
     of that model and precision with the most work (``say`` hears that it is). Each speed
     is {"gflop_per_s", "how", "when", "label"}."""
     device = prepared.device
-    groups: dict[str, list] = {}  # speed key -> [(job, network, precision)]
+    groups: dict[str, list] = {}  # speed key -> [(job, network)]
     for job, network in prepared.jobs:
-        precision = job.settings.precision
-        key = speed_key(getattr(network, "fingerprint", ""), device.name, precision)
-        groups.setdefault(key, []).append((job, network, precision))
+        key = speed_key(getattr(network, "fingerprint", ""), device.name,
+                        job.settings.precision)
+        groups.setdefault(key, []).append((job, network))
     speeds = {}
     for key, members in groups.items():
         speed = recorded_speed(key)
-        largest, network, precision = max(members,
-                                           key=lambda member: job_flops(*member[:2]))
+        largest, network = max(members, key=lambda member: job_flops(*member))
+        precision = largest.settings.precision
         if speed is None:
             say(f"{largest.name}: no speed recorded for this model in {precision} "
                 f"on this machine; timing a few steps")
@@ -36,7 +36,7 @@ def job_speeds(prepared, say) -> dict:
                      "when": "just now"}
         label = (f"{speed['gflop_per_s']:g} GFLOP/s in {precision} on "
                  f"{device.name.strip('/')}, measured by {speed['how']} {speed['when']}")
-        speeds.update({id(job): {**speed, "label": label} for job, _, _ in members})
+        speeds.update({id(job): {**speed, "label": label} for job, _ in members})
     return speeds
 
 
