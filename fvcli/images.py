@@ -13,6 +13,17 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
 
 
+ALPHA_PERCENTILE = 99.0  # an attribution map's brightest 1 % is white
+
+
+def attribution_to_uint8(attribution: np.ndarray) -> np.ndarray:
+    """[h, w] accumulated |gradient| -> grey uint8: scaled so that its 99th percentile is
+    255 (clipping the few hottest pixels, which would otherwise leave the rest black)."""
+    top = float(np.percentile(attribution, ALPHA_PERCENTILE))
+    scaled = attribution / top if top > 0 else np.zeros_like(attribution)
+    return np.clip(np.round(scaled * 255.0), 0, 255).astype(np.uint8)
+
+
 def rgb_floats(pixels: np.ndarray) -> np.ndarray:
     """[h, w] or [h, w, 1|3|4] pixels, integers or floats -> [h, w, 3] floats in [0, 1]."""
     image = np.asarray(pixels)

@@ -128,6 +128,7 @@ def test_the_installed_wheel_starts_and_renders_the_demo(installed, tmp_path):
         defaults: {size: 32, steps: 4, batch_size: 2}
         jobs:
           - {name: conv2, objective: channel, layer: conv2, channels: 0-1}
+          - {name: maco, objective: channel, layer: conv2, channels: 0, param: maco}
         """))
     result = run_installed(installed, "fvcli", "render", "jobs.yaml", "--out", "out",
                            "--quiet", cwd=tmp_path)
@@ -135,3 +136,5 @@ def test_the_installed_wheel_starts_and_renders_the_demo(installed, tmp_path):
     manifest = json.loads((tmp_path / "out" / "conv2" / "manifest.json").read_text())
     assert manifest["complete"] and len(manifest["units"]) == 2
     assert (tmp_path / "out" / "conv2" / "grid.png").is_file()
+    # MACO's natural spectrum is package data the wheel must carry
+    assert (tmp_path / "out" / "maco" / "units" / "conv2_0000.alpha.png").is_file()

@@ -31,6 +31,7 @@ END_KEYS = ("layer", "channel", "channels", "vector", "vectors", "cossim_pow", "
 JOB_KEYS = ("name", "diversity", "init", "examples") + TERM_KEYS + INTERPOLATION_KEYS + SETTING_KEYS
 TOP_KEYS = ("model", "defaults", "jobs")
 PREPROCESS_NAMES = ("none", "tf", "torch", "caffe")
+CROP_KEYS = ("crops", "crop_box", "noise", "view")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -371,6 +372,10 @@ def _settings(check: Checker, merged: dict, key: str, node: Located, overrides: 
         if value is not None:
             resolved[name] = value
     param = _param(check, where("param"), f"{key}.param", resolved["param"], resolved["size"])
+    if param.maco and "transforms" not in merged and "transforms" not in overrides:
+        resolved["transforms"] = "maco"  # MACO is made for crops of its canvas
+    if param.maco and "alpha" not in merged and overrides.get("alpha") is None:
+        resolved["alpha"] = True
     transforms = _transforms(check, where("transforms"), f"{key}.transforms",
                              resolved["transforms"])
     regs = _regularizers(check, where("regularizers"), f"{key}.regularizers",
@@ -381,7 +386,7 @@ def _settings(check: Checker, merged: dict, key: str, node: Located, overrides: 
                               learning_rate=resolved["learning_rate"], param=param,
                               transforms=transforms, regularizers=tuple(regs.items()),
                               revive=resolved["revive"], precision=resolved["precision"],
-                              xla=resolved["xla"])
+                              xla=resolved["xla"], alpha=resolved["alpha"])
     return settings, resolved
 
 
@@ -404,8 +409,10 @@ def _setting(check: Checker, located: Located, key: str, setting: Setting):
 def _param(check, located, key, value, size) -> ParamSpec:
     if value in ("fft", "pixel"):
         return ParamSpec(size, fft=value == "fft")
+    if value == "maco" or (isinstance(value, dict) and "maco" in value):
+        return _maco(check, located, key, value, size)
     if not isinstance(value, dict):
-        check.fail(located, key, f"expected fft, pixel, or a mapping like "
+        check.fail(located, key, f"expected fft, pixel, maco, or a mapping like "
                    f"{{fft: true, decorrelate: true, decay_power: 1.0}}, got {value!r}")
     for name in value:
         if name not in ("fft", "decorrelate", "decay_power"):
@@ -423,14 +430,36 @@ def _param(check, located, key, value, size) -> ParamSpec:
     return ParamSpec(size, **given)
 
 
+def _maco(check, located, key, value, size) -> ParamSpec:
+    """``maco``, or ``{maco: {spectrum: FILE}}`` with FILE from `fvcli spectrum`."""
+    options = value["maco"] if isinstance(value, dict) else None
+    if isinstance(value, dict) and len(value) > 1:
+        check.fail(located, key, "maco takes no other keys beside it; give "
+                   "{maco: {spectrum: FILE}}")
+    if options is None:
+        return ParamSpec(size, maco=True)
+    if not (isinstance(options, dict) and set(options) <= {"spectrum"}):
+        check.fail(located, f"{key}.maco", f"expected {{spectrum: FILE}} (a magnitude from "
+                   f"`fvcli spectrum`), got {options!r}")
+    if "spectrum" not in options:
+        return ParamSpec(size, maco=True)
+    return ParamSpec(size, maco=True,
+                     spectrum=kinds.spectrum_file(check, located, f"{key}.maco.spectrum",
+                                                  options["spectrum"]))
+
+
 def _transforms(check, located, key, value) -> TransformSpec:
     if value == "standard":
         return TransformSpec.standard()
+    if value == "maco":
+        return TransformSpec.maco()
     if value in ("none", None, []):
         return TransformSpec()
     if not isinstance(value, list):
-        check.fail(located, key, f"expected standard, none, or a list like [{{pad: 12}}, "
+        check.fail(located, key, f"expected standard, maco, none, or a list like [{{pad: 12}}, "
                    f"{{jitter: 8}}, {{scale: [0.9, 1.1]}}, {{rotate: 10}}], got {value!r}")
+    if any(isinstance(item, dict) and set(item) & set(CROP_KEYS) for item in value):
+        return _crops(check, located, key, value)
     pad, jitters, scales, rotate = 0, [], [1.0], 0
     for item in value:
         if not (isinstance(item, dict) and len(item) == 1):
@@ -461,6 +490,40 @@ def _transforms(check, located, key, value) -> TransformSpec:
                        "scale or rotate")
     return TransformSpec(pad=pad, jitters=tuple(jitters), scales=tuple(scales),
                       rotate_degrees=rotate)
+
+
+def _crops(check, located, key, value) -> TransformSpec:
+    """A list of {crops: N}, {crop_box: [from, to]}, {noise: STD}, {view: PX}: MACO's views,
+    with what is not given as in ``transforms: maco``."""
+    given = {}
+    for item in value:
+        if not (isinstance(item, dict) and len(item) == 1 and set(item) <= set(CROP_KEYS)):
+            check.fail(located, key, f"crops do not mix with pad, jitter, scale or rotate; "
+                       f"each item is one of {{crops: N}}, {{crop_box: [from, to]}}, "
+                       f"{{noise: STD}}, {{view: PX}}; got {item!r}")
+        given.update(item)
+    preset = TransformSpec.maco()
+    crops = given.get("crops", preset.crops)
+    if isinstance(crops, bool) or not isinstance(crops, int) or not 1 <= crops <= 64:
+        check.fail(located, f"{key}.crops", f"expected a whole number from 1 to 64, got "
+                   f"{crops!r}")
+    box = given.get("crop_box", list(preset.crop_box))
+    if not (isinstance(box, list) and len(box) == 2
+            and all(_finite_number(b) and 0.01 <= b <= 1 for b in box)):
+        check.fail(located, f"{key}.crop_box", "expected [from, to]: the crops' side as a "
+                   f"share of the canvas's at the first and last step, each from 0.01 to 1, "
+                   f"got {box!r}")
+    noise = given.get("noise", preset.noise)
+    if not _finite_number(noise) or not 0 <= noise <= 1:
+        check.fail(located, f"{key}.noise", f"expected a standard deviation from 0 to 1, got "
+                   f"{noise!r}")
+    view = given.get("view")
+    if view is not None and (isinstance(view, bool) or not isinstance(view, int)
+                             or not 16 <= view <= 2048):
+        check.fail(located, f"{key}.view", f"expected a whole number of pixels from 16 to "
+                   f"2048, got {view!r}")
+    return TransformSpec(crops=crops, crop_box=(float(box[0]), float(box[1])),
+                         noise=float(noise), view=view)
 
 
 def _regularizers(check, located, key, value) -> dict:

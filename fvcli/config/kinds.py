@@ -186,3 +186,27 @@ def examples(check: Checker, located: Located, key: str) -> dict:
            if "top" in spec else EXAMPLES_TOP.default)
     crop = check.boolean(spec["crop"], f"{key}.crop") if "crop" in spec else False
     return {"images": path, "top": top, "crop": crop}
+
+
+def spectrum_file(check: Checker, located: Located, key: str, value) -> str:
+    """``spectrum: FILE``: the absolute path of a magnitude spectrum that `fvcli spectrum`
+    wrote: a .npy of shape [3, N, N // 2 + 1], finite and not negative."""
+    if not isinstance(value, str) or not value:
+        check.fail(located, key, f"expected the path of a .npy file from `fvcli spectrum`, "
+                   f"got {value!r}")
+    path = os.path.join(base_folder(check), value)
+    try:
+        magnitude = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
+        check.fail(located, key, f"cannot read {value} as a .npy spectrum: {reason}")
+    shape = getattr(magnitude, "shape", ())
+    if not (len(shape) == 3 and shape[0] == 3 and shape[1] >= 8
+            and shape[2] == shape[1] // 2 + 1):
+        check.fail(located, key, f"{value} has shape {shape}; a spectrum from `fvcli "
+                   f"spectrum` has shape [3, N, N/2 + 1]")
+    if not (np.issubdtype(magnitude.dtype, np.floating) and np.isfinite(magnitude).all()
+            and (magnitude >= 0).all() and magnitude.any()):
+        check.fail(located, key, f"{value} is not a magnitude spectrum: expected finite, "
+                   f"non-negative numbers, not all zero")
+    return path

@@ -61,11 +61,16 @@ SETTINGS = {
     "seed": Setting(0, "Random seed", "whole", 0, 2**31 - 1),
     "learning_rate": Setting(0.05, "Adam's learning rate", "number", 1e-9, 10.0),
     "param": Setting("fft", "How the image is held: fft (a scaled Fourier spectrum with "
-                            "decorrelated colours), pixel, or {fft, decorrelate, "
-                            "decay_power}"),
+                            "decorrelated colours), pixel, {fft, decorrelate, decay_power}, "
+                            "or maco (only the spectrum's phase is optimised, its magnitude "
+                            "is natural images'; {maco: {spectrum: FILE}} takes a magnitude "
+                            "from `fvcli spectrum`)"),
     "transforms": Setting("standard", "Random transforms before each step: standard (pad "
                                       "12, jitter 8, scale 0.9-1.1, rotate 10, jitter 4), "
-                                      "none, or a list of {pad}, {jitter}, {scale}, {rotate}"),
+                                      "maco (8 random crops of the canvas a step, from all "
+                                      "of it to half its side, plus noise; maco's default), "
+                                      "none, or a list of {pad}, {jitter}, {scale}, {rotate}, "
+                                      "or of {crops}, {crop_box}, {noise}, {view}"),
     "regularizers": Setting({name: 0.0 for name in REGULARIZERS},
                             "Penalty weights on the image: {l1, tv, blur}"),
     "revive": Setting(True, "Optimise dead (all-zero) units through their pre-activation "
@@ -74,6 +79,9 @@ SETTINGS = {
                                  "compute it natively (AVX512-BF16, AMX), fp16 on GPUs with "
                                  "tensor cores, else fp32. Images and optimiser state stay "
                                  "fp32", "choice", choices=PRECISIONS),
+    "alpha": Setting(False, "Also write units/<unit>.alpha.png, a grey map of where the "
+                            "image mattered to the objective (its gradient, accumulated); "
+                            "on unless set for param maco", "boolean"),
     "xla": Setting(False, "Compile the optimisation step with XLA: it helps on GPUs and is "
                           "slower on CPUs", "boolean"),
 }

@@ -3,7 +3,8 @@ estimate and the bench all use.
 
 One image-step costs twice the forward FLOPs from the image to the deepest layer the step
 reads (the objective's layers and those of the terms that couple a unit's images), at the
-render size: the forward pass, and the gradient back to the image. A unit costs that for
+render size (or, for MACO's crops, that of each crop the network sees): the forward pass,
+and the gradient back to the image. A unit costs that for
 each of its images (diversity samples and their reference, interpolation frames) at each
 step.
 """
@@ -18,8 +19,12 @@ def layer_step_flops(network, layer: str, size: int) -> float:
 
 
 def image_step_flops(job, network) -> float:
-    """FLOPs of one image-step of ``job`` (a planned job): to the deepest layer it reads."""
-    return max(layer_step_flops(network, layer, job.settings.size) for layer in job.layers_read)
+    """FLOPs of one image-step of ``job`` (a planned job): to the deepest layer it reads,
+    for each view of the image the network sees (MACO's crops: several a step)."""
+    transforms, size = job.settings.transforms, job.settings.size
+    view = transforms.view_size(size, network.native_size)
+    return transforms.views * max(layer_step_flops(network, layer, view)
+                                  for layer in job.layers_read)
 
 
 def unit_flops(job, network) -> float:

@@ -34,7 +34,7 @@ def batch_size_of(job, network, device: Device) -> tuple[int, str | None]:
     if job.spec.batch_size != "auto":
         return job.spec.batch_size, None
     size = job.settings.size
-    per_image = network.activation_bytes(job.layers_read, size)
+    per_image = seen_activation_bytes(job, network)
     available = available_memory(device)
     chosen = auto_batch_size(per_image, available, device.kind)
     note = (f"batch_size auto -> {chosen} (about {per_image / 2**20:.0f} MiB of "
@@ -43,11 +43,18 @@ def batch_size_of(job, network, device: Device) -> tuple[int, str | None]:
     return chosen, note
 
 
+def seen_activation_bytes(job, network) -> int:
+    """Bytes of the activations one image of ``job`` makes in a step: those of each view
+    of it the network sees (one, or MACO's crops), at the size it sees them."""
+    transforms, size = job.settings.transforms, job.settings.size
+    view = transforms.view_size(size, network.native_size)
+    return transforms.views * network.activation_bytes(job.layers_read, view)
+
+
 def image_memory(job, network) -> int:
     """Estimated bytes one image of ``job`` holds while rendering: its activations at the
     size the network sees, times the factor measured for gradients and workspace."""
-    return (network.activation_bytes(job.layers_read, job.settings.size)
-            * MEMORY_PER_ACTIVATION_BYTE)
+    return seen_activation_bytes(job, network) * MEMORY_PER_ACTIVATION_BYTE
 
 
 def memory_problem(job, network, device: Device) -> str | None:

@@ -3,6 +3,11 @@
 Following Lucid: an image is held either as raw pixels or as a scaled Fourier
 spectrum (which whitens the gradient), its colours optionally decorrelated with the
 square root of ImageNet's colour covariance, and mapped into [0, 1] by a sigmoid.
+
+MACO (Fel et al., "Unlocking Feature Visualization for Deeper Networks with MAgnitude
+Constrained Optimization", 2023) holds only the spectrum's phase: its magnitude is fixed to
+natural images' (:mod:`fvcli.engine.spectrum`), which keeps the image's energy where a
+photograph has it, so deep networks cannot be answered with high-frequency noise.
 """
 
 from __future__ import annotations
@@ -12,14 +17,15 @@ import tensorflow as tf
 
 from ..config.settings import ParamSpec
 from ..images import rgb_floats
+from .colours import COLOR_CORRELATION_NORMALIZED, decorrelated
+from .spectrum import magnitude_at
 
-# Square root of ImageNet's colour covariance (rows: R, G, B), from Lucid.
-COLOR_CORRELATION_SQRT = np.array(
-    [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], dtype=np.float32)
-COLOR_CORRELATION_NORMALIZED = (
-    COLOR_CORRELATION_SQRT / np.max(np.linalg.norm(COLOR_CORRELATION_SQRT, axis=0)))
 INIT_STDDEV = 0.01
 FFT_MAGIC_DIVISOR = 4.0
+# MACO's phase is standardised before use, so only its steps relative to its spread
+# matter: starting at this spread, Adam's default learning rate of 0.05 moves it as far
+# per step as Xplique's NAdam with learning rate 1 moves its N(0, 1) phase.
+MACO_PHASE_STDDEV = 0.05
 
 
 class Parameterization(ParamSpec):
@@ -33,6 +39,8 @@ class Parameterization(ParamSpec):
 
     def shape(self) -> tuple[int, ...]:
         """Shape of one image's parameters."""
+        if self.maco:
+            return (self.channels, self.size, self.size // 2 + 1)  # the phase
         if self.fft:
             # real and imaginary parts first: unstacking them has a cheap gradient, where
             # slicing a last axis of two costs a strided-slice gradient every step
@@ -40,8 +48,10 @@ class Parameterization(ParamSpec):
         return (self.size, self.size, self.channels)
 
     def initial(self, seeds) -> np.ndarray:
-        """Starting parameters for one image per seed: N(0, 0.01), reproducible per seed."""
-        return np.stack([np.random.default_rng(seed).normal(0.0, INIT_STDDEV, self.shape())
+        """Starting parameters for one image per seed: N(0, 0.01) (a MACO phase:
+        N(0, 0.05)), reproducible per seed."""
+        spread = MACO_PHASE_STDDEV if self.maco else INIT_STDDEV
+        return np.stack([np.random.default_rng(seed).normal(0.0, spread, self.shape())
                          for seed in seeds]).astype(np.float32)
 
     def spectrum_scale(self) -> np.ndarray:
@@ -54,6 +64,8 @@ class Parameterization(ParamSpec):
 
     def to_image(self, params: tf.Tensor) -> tf.Tensor:
         """[batch, *shape()] parameters -> [batch, size, size, channels] images in [0, 1]."""
+        if self.maco:
+            return self._maco_image(params)
         mixes_colours = self.decorrelate and self.channels == 3
         if not self.fft:
             return tf.sigmoid(_mix_colours(params, axis=-1) if mixes_colours else params)
@@ -69,6 +81,24 @@ class Parameterization(ParamSpec):
                                    fft_length=[self.size, self.size])
         return tf.sigmoid(tf.transpose(planes, [0, 2, 3, 1]))
 
+    def magnitude(self) -> np.ndarray:
+        """MACO's fixed [channels, size, size // 2 + 1] magnitude at this size."""
+        magnitude = magnitude_at(self.spectrum, self.size)
+        return magnitude if self.channels == 3 else magnitude[:1]
+
+    def _maco_image(self, phase: tf.Tensor) -> tf.Tensor:
+        """Phase -> image, as in MACO: the standardised phase on the fixed magnitude,
+        inverse FFT, the image standardised, its colours mixed back, a sigmoid."""
+        phase = _standardised(phase)
+        magnitude = tf.constant(self.magnitude())
+        planes = tf.signal.irfft2d(tf.complex(magnitude * tf.cos(phase),
+                                              magnitude * tf.sin(phase)),
+                                   fft_length=[self.size, self.size])
+        image = _standardised(tf.transpose(planes, [0, 2, 3, 1]))
+        if self.channels == 3:
+            image = _mix_colours(image, axis=-1)
+        return tf.sigmoid(image)
+
     def from_image(self, pixels: np.ndarray) -> np.ndarray:
         """The parameters whose image is ``pixels`` (any size, grey or RGB, uint8 or floats
         in [0, 1]), resized to this size: the inverse of :meth:`to_image`."""
@@ -80,13 +110,27 @@ class Parameterization(ParamSpec):
             image = np.clip(np.asarray(image), 0.0, 1.0)
         edge = 0.25 / 255  # keeps the logit finite; rounds back to 0 and 255
         linear = np.log(np.clip(image, edge, 1 - edge) / (1 - np.clip(image, edge, 1 - edge)))
-        if self.decorrelate and self.channels == 3:
-            linear = linear @ np.linalg.inv(COLOR_CORRELATION_NORMALIZED).T
+        if (self.decorrelate or self.maco) and self.channels == 3:
+            linear = decorrelated(linear)
+        if self.maco:  # the magnitude is fixed: only the image's phase can be kept
+            phase = np.angle(np.fft.rfft2(np.transpose(linear, [2, 0, 1])))
+            return (_standardised_array(phase) * MACO_PHASE_STDDEV).astype(np.float32)
         if not self.fft:
             return linear.astype(np.float32)
         planes = np.transpose(linear, [2, 0, 1]) * FFT_MAGIC_DIVISOR
         spectrum = np.fft.rfft2(planes) / self.spectrum_scale()
         return np.stack([spectrum.real, spectrum.imag]).astype(np.float32)
+
+
+def _standardised(values: tf.Tensor) -> tf.Tensor:
+    """Each image of the batch shifted and scaled to mean 0 and standard deviation 1."""
+    axes = list(range(1, len(values.shape)))
+    mean, variance = tf.nn.moments(values, axes=axes, keepdims=True)
+    return (values - mean) * tf.math.rsqrt(variance + 1e-8)
+
+
+def _standardised_array(values: np.ndarray) -> np.ndarray:
+    return (values - values.mean()) / (values.std() + 1e-8)
 
 
 def _mix_colours(values: tf.Tensor, axis: int) -> tf.Tensor:

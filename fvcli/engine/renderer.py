@@ -48,6 +48,9 @@ class BatchResult:
     objective_end: np.ndarray    # [batch]
     seconds: float
     failed_step: np.ndarray | None = None  # [batch]: step its numbers went NaN/Inf, or -1
+    # [batch, size, size]: |d objective / d pixel| summed over colours and steps, when the
+    # settings ask for alpha (where the image mattered to the objective)
+    attribution: np.ndarray | None = None
     # steps after the first (which traces on a renderer's first batch) and their seconds:
     # the speed of rendering itself
     timed_steps: int = 0
@@ -71,18 +74,23 @@ class Renderer:
         self.param = Parameterization.of(settings.param)
         self.transforms = Transforms.of(settings.transforms)
         layers, pre_layers = objective.layers(network, revive=settings.revive)
-        self._forward = network.forward(layers, pre_layers, settings.size)
+        self.view_size = self.transforms.view_size(settings.size, network.native_size)
+        self._forward = network.forward(layers, pre_layers, self.view_size)
         self._evaluate_forward = network.forward(
             *objective.layers(network, revive=False, groups=False), settings.size)
         batch_params = tf.TensorSpec([batch_size, *self.param.shape()], tf.float32)
         self._vector_sizes = objective.vector_sizes(network)
         targets = self._target_signature(self._vector_sizes)
+        # the attribution sums over the image when alpha is asked for; else it is a stub
+        self._attribution_shape = ([batch_size, settings.size, settings.size]
+                                   if settings.alpha else [batch_size, 1, 1])
         # autograph=False: the step has no tensor-dependent Python control flow to convert,
         # and converting writes a temporary module file per trace
         self._step_function = tf.function(
             self._step, jit_compile=settings.xla or None, autograph=False,
             input_signature=[batch_params, batch_params, batch_params,
-                             tf.TensorSpec([batch_size], tf.int32), targets,
+                             tf.TensorSpec([batch_size], tf.int32),
+                             tf.TensorSpec(self._attribution_shape, tf.float32), targets,
                              tf.TensorSpec([], tf.int32)])
         self._evaluate = tf.function(self._score, input_signature=[batch_params, targets],
                                      autograph=False)
@@ -126,8 +134,8 @@ class Renderer:
             params = tf.constant(self.param.initial(range(self.batch_size)))
             targets = self._target_tensors(dummy)
             self._evaluate(params, targets)[0].numpy()
-            self._run_step(params, params, params, tf.fill([self.batch_size], -1), targets,
-                           tf.constant(0))[0].numpy()
+            self._run_step(params, params, params, tf.fill([self.batch_size], -1),
+                           tf.zeros(self._attribution_shape), targets, tf.constant(0))[0].numpy()
         return time.perf_counter() - started
 
     def render(self, indices, seeds=None, on_steps: Callable[[int], None] | None = None,
@@ -147,12 +155,13 @@ class Renderer:
             first_moment = tf.zeros_like(params)
             second_moment = tf.zeros_like(params)
             failed_at = tf.fill([self.batch_size], -1)
+            attribution = tf.zeros(self._attribution_shape)
             objective_start = self._evaluate(params, target_tensors)[0].numpy()
             reported, after_first_step = 0, time.perf_counter()
             for step in range(self.settings.steps):
-                params, first_moment, second_moment, failed_at = self._run_step(
-                    params, first_moment, second_moment, failed_at, target_tensors,
-                    tf.constant(step))
+                params, first_moment, second_moment, failed_at, attribution = self._run_step(
+                    params, first_moment, second_moment, failed_at, attribution,
+                    target_tensors, tf.constant(step))
                 if step == 0:
                     after_first_step = time.perf_counter()
                 if should_stop and should_stop():
@@ -170,7 +179,8 @@ class Renderer:
                            failed_step=self._failed_steps(failed_at.numpy(), objective_start,
                                                           objective_end, images),
                            timed_steps=max(self.settings.steps - 1, 0),
-                           steps_seconds=steps_seconds)
+                           steps_seconds=steps_seconds,
+                           attribution=attribution.numpy() if self.settings.alpha else None)
 
     def _failed_steps(self, failed_at, start, end, images) -> np.ndarray:
         """Per image, the step at which its numbers stopped being finite, or -1."""
@@ -186,17 +196,38 @@ class Renderer:
         return self.objective.score(self._evaluate_forward(images), targets), images
 
     def _scores(self, params, targets, step):
+        """([batch] scores to maximise, [batch, size, size, channels] images)."""
         images = self.param.to_image(params)
-        seen = self.transforms.apply(images, targets["seeds"], step)
-        scores = self.objective.training_score(self._forward(seen), targets)
-        return scores - regularizers.penalty(images, dict(self.settings.regularizers))
+        if self.transforms.crops:
+            scores = self._crop_scores(images, targets, step)
+        else:
+            seen = self.transforms.apply(images, targets["seeds"], step)
+            scores = self.objective.training_score(self._forward(seen), targets)
+        return scores - regularizers.penalty(images, dict(self.settings.regularizers)), images
 
-    def _step(self, params, first_moment, second_moment, failed_at, targets, step):
+    def _crop_scores(self, images, targets, step):
+        """The mean score of each image's crops: every crop of the batch goes through the
+        network at once, and each crop's rows are scored as a batch of their own (so terms
+        that couple a unit's images compare crops of one draw)."""
+        views = self.transforms.crop_views(images, targets["seeds"], step,
+                                           self.settings.steps, self.view_size)
+        activations = self._forward(views)
+        batch = self.batch_size
+        per_crop = [self.objective.training_score(
+                        {name: value[crop * batch:(crop + 1) * batch]
+                         for name, value in activations.items()}, targets)
+                    for crop in range(self.transforms.crops)]
+        return tf.add_n(per_crop) / self.transforms.crops
+
+    def _step(self, params, first_moment, second_moment, failed_at, attribution, targets, step):
         self.traces += 1  # runs only while tracing
-        scores = self._scores(params, targets, step)
+        scores, images = self._scores(params, targets, step)
         # tf.gradients, not a tape: the pruned network is an imported graph function,
         # which a GradientTape does not record.
-        gradient = tf.gradients(-tf.reduce_sum(scores), params)[0]
+        if self.settings.alpha:
+            gradient, image_gradient = tf.gradients(-tf.reduce_sum(scores), [params, images])
+        else:
+            gradient = tf.gradients(-tf.reduce_sum(scores), params)[0]
         # An image whose score or gradient is NaN or infinite is failed from that step on
         # and frozen, so its numbers never reach another image's update.
         per_image = list(range(1, len(params.shape)))
@@ -204,8 +235,12 @@ class Renderer:
                                                             axis=per_image)
         failed_at = tf.where((failed_at < 0) & ~finite, step, failed_at)
         healthy = tf.reshape(tf.cast(failed_at < 0, tf.float32), [-1] + [1] * len(per_image))
+        if self.settings.alpha:
+            attribution += tf.math.multiply_no_nan(
+                tf.reduce_sum(tf.abs(image_gradient), axis=-1),
+                tf.reshape(tf.cast(failed_at < 0, tf.float32), [-1, 1, 1]))
         return (*_adam_update(params, first_moment, second_moment, gradient, healthy, step,
-                              tf.constant(self.settings.learning_rate)), failed_at)
+                              tf.constant(self.settings.learning_rate)), failed_at, attribution)
 
 
 @tf.function(jit_compile=True, autograph=False)

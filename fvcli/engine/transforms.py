@@ -8,6 +8,12 @@ size around the image's centre, so the network is fed 128 px for a 128 px render
 jitter, scale and rotation move the image within that window.
 Randomness comes from a counter-based hash of (unit seed, step), so an image's
 transforms depend on its own seed only, never on which batch it was rendered in.
+
+MACO's views (``crops``) are instead several random square crops of each image a step,
+each resized to the size the network is fed and given Gaussian noise: their centres are
+drawn from N(0.5, 0.15) of the canvas, their sides from N(s, 0.05) where s goes from
+``crop_box[0]`` to ``crop_box[1]`` of the canvas's side over the steps. Their randomness
+comes from stateless generators keyed by (image seed, step) alone, for the same reason.
 """
 
 from __future__ import annotations
@@ -35,6 +41,37 @@ class Transforms(TransformSpec):
             return images
         draws = hash_uniform(seeds, step, 3 + len(self.jitters) * 2)
         return resample(images, self._matrices(draws, images.shape[1]))
+
+    def crop_views(self, images: tf.Tensor, seeds: tf.Tensor, step: tf.Tensor, steps: int,
+                   view: int) -> tf.Tensor:
+        """[crops x batch, view, view, channels]: ``crops`` random crops of each image,
+        crop-major (crop c of image i is row c * batch + i), so that each crop's rows form a
+        batch in the images' order."""
+        batch = images.shape[0]
+        progress = tf.cast(step, tf.float32) / max(steps - 1, 1)
+        mean_side = self.crop_box[0] + (self.crop_box[1] - self.crop_box[0]) * progress
+        smallest = min(0.05, *self.crop_box)
+        boxes, noises = [], []
+        for image in range(batch):  # a stateless draw per image keeps its own randomness
+            key = tf.stack([seeds[image], tf.cast(step, tf.int64)])
+            draws = tf.random.stateless_normal([self.crops, 3], seed=key)
+            side = tf.clip_by_value(mean_side + 0.05 * draws[:, 2], smallest, 1.0)
+            centre = tf.clip_by_value(0.5 + 0.15 * draws[:, :2], side[:, None] / 2,
+                                      1.0 - side[:, None] / 2)
+            boxes.append(tf.concat([centre - side[:, None] / 2, centre + side[:, None] / 2],
+                                   axis=1))
+            if self.noise:
+                noises.append(tf.random.stateless_normal(
+                    [self.crops, view, view, images.shape[-1]], seed=key + [0, 1 << 40],
+                    stddev=self.noise))
+        crop_major = lambda rows: tf.reshape(tf.transpose(tf.stack(rows), [1, 0, 2]),  # noqa: E731
+                                             [batch * self.crops, -1])
+        box_indices = tf.tile(tf.range(batch), [self.crops])
+        views = tf.image.crop_and_resize(images, crop_major(boxes), box_indices, [view, view])
+        if self.noise:
+            noise = tf.transpose(tf.stack(noises), [1, 0, 2, 3, 4])
+            views += tf.reshape(noise, tf.shape(views))
+        return views
 
     def _matrices(self, draws: tf.Tensor, size: int) -> tf.Tensor:
         """[batch, 8] maps from output pixel to input pixel (ImageProjectiveTransformV3's

@@ -31,6 +31,9 @@ figure .missing { display: flex; align-items: center; justify-content: center; c
 figcaption { word-break: break-word; }
 .failed { color: #b00; }
 .thumb { height: 40px; width: auto; margin-right: 2px; vertical-align: middle; }
+.faded { position: relative; display: inline-block; vertical-align: top; }
+.faded img.alpha { position: absolute; left: 0; top: 0; mix-blend-mode: screen;
+  filter: invert(1); background: none; }
 """
 
 
@@ -114,7 +117,7 @@ def _sheet(units, prefix: str, show_job: bool = False) -> str:
         if unit.done:
             value = f"{unit.record.get('objective_end', float('nan')):.4g}"
             figures.append(
-                f"<figure><a href='{png}'><img loading='lazy' src='{png}' alt='{label}'></a>"
+                f"<figure><a href='{png}'>{_image(view, unit, png, label, prefix)}</a>"
                 f"{_examples(view, stem, prefix)}"
                 f"<figcaption>{label}<br>{value} · <a href='{record}'>record</a>"
                 "</figcaption></figure>")
@@ -124,6 +127,20 @@ def _sheet(units, prefix: str, show_job: bool = False) -> str:
                            f"<figcaption class='{'failed' if unit.failed else ''}'>{label}"
                            "</figcaption></figure>")
     return "<div class='sheet'>" + "".join(figures) + "</div>"
+
+
+def _image(view, unit, png: str, label: str, prefix: str) -> str:
+    """The unit's image; where it has an attribution map, faded to white where the map is
+    dark: the grey map, inverted, is laid over the image in screen mode, which gives
+    image x alpha + white x (1 - alpha) (a CSS mask would be refused on pages opened from
+    disk)."""
+    image = f"<img loading='lazy' src='{png}' alt='{label}'>"
+    alpha = unit.record.get("alpha_png")
+    if not alpha:
+        return image
+    alpha_src = prefix + _href(f"{view.name}/{alpha}")
+    return (f"<span class='faded' title='faded where it mattered least'>{image}"
+            f"<img class='alpha' loading='lazy' src='{alpha_src}' alt=''></span>")
 
 
 def _examples(view, stem: str, prefix: str) -> str:

@@ -7,6 +7,8 @@ holds, and the rule that says a unit is done.
                                     with its fingerprint and cost (:func:`plan_record`)
     <out>/<job>/units/<stem>.png    a rendered unit
     <out>/<job>/units/<stem>.json   its record (:func:`done_record`, :func:`failed_record`)
+    <out>/<job>/units/<stem>.alpha.png  where its image mattered to the objective (grey),
+                                    when the job asks for alpha
     <out>/<job>/manifest.json       job.json's header, how the job ran and every rendered
                                     unit's record in the job's order (:func:`manifest_header`)
     <out>/<job>/grid.png            every unit in order
@@ -41,6 +43,11 @@ def unit_png(stem: str) -> str:
     return f"{UNITS_FOLDER}/{stem}.png"
 
 
+def unit_alpha_png(stem: str) -> str:
+    """A unit's attribution map, relative to its job folder."""
+    return f"{UNITS_FOLDER}/{stem}.alpha.png"
+
+
 def unit_record_file(stem: str) -> str:
     """A unit's record, relative to its job folder."""
     return f"{UNITS_FOLDER}/{stem}.json"
@@ -53,10 +60,11 @@ def plan_entry(unit, cost: float) -> dict:
 
 
 def plan_record(job, objective: list[dict], model: dict, versions: dict,
-                entries: list[dict]) -> dict:
+                entries: list[dict], input_size: int) -> dict:
     """job.json of ``job`` (a planned job): the job as resolved, its ``objective`` terms as
-    the manifest shows them, the model and the versions it renders with, and every unit's
-    entry (:func:`plan_entry`) in the job's order."""
+    the manifest shows them, the model and the versions it renders with, the side of the
+    images the network is fed in training, and every unit's entry (:func:`plan_entry`) in
+    the job's order."""
     return {
         "job": {"name": job.name, "file": os.path.abspath(job.spec.file),
                 "line": job.spec.line, "objective": objective, **job.spec.resolved_settings},
@@ -64,9 +72,10 @@ def plan_record(job, objective: list[dict], model: dict, versions: dict,
         "versions": versions,
         "seed": job.spec.seed,
         "precision": job.settings.precision,
-        # each step's transforms map an image onto a window of this side, which the
-        # network is fed (terms with resized_to are resized to the model's size after)
-        "network_input_size": job.settings.size,
+        # each step's transforms map an image onto a window of this side (or crop it to
+        # this side), which the network is fed (terms with resized_to are resized to the
+        # model's size after)
+        "network_input_size": input_size,
         "units": entries,
     }
 
@@ -84,6 +93,8 @@ def done_record(unit, starts, ends, seconds: float, precision: str, device: str,
               "seconds": round(seconds, 3), "fingerprint": unit.fingerprint,
               "status": DONE, "precision": precision, "device": device,
               "batch_size": batch_size}
+    if unit.job.settings.alpha:
+        record["alpha_png"] = unit_alpha_png(unit.file_stem)
     if written > 1:
         record["images"] = [{"frame": image.frame, "seed": image.seed,
                              "objective_start": float(start), "objective_end": float(end)}

@@ -89,7 +89,12 @@ class PlannedJob:
                 "precision": settings.precision,
                 "group_terms": [term.describe() for term in self.group_terms],
                 "images": self.images_per_unit, "interpolate": self.spec.interpolate,
-                "init": _file_digest(self.spec.init) if self.spec.init else None}
+                "init": _file_digest(self.spec.init) if self.spec.init else None,
+                # only where set, so that the units of jobs without them keep their
+                # fingerprints
+                **({"alpha": True} if settings.alpha else {}),
+                **({"spectrum": _file_digest(settings.param.spectrum)}
+                   if settings.param.spectrum else {})}
 
     @property
     def name(self) -> str:

@@ -22,7 +22,7 @@ from ..engine.memory import OutOfMemory, batch_size_of, out_of_memory_message
 from ..engine.param import Parameterization
 from ..engine.renderer import Renderer, RendererCache, RenderStopped
 from ..engine.targets import batch_targets
-from ..images import to_uint8
+from ..images import attribution_to_uint8, to_uint8
 from ..models.names import resolve_model_spec
 from ..outputs.collect import collect, read_job
 from ..outputs.files import make_row
@@ -214,7 +214,11 @@ class SweepRunner:
             return "failed"
         record = unit_record(unit, result, rows, renderer, batch_units)
         written = to_uint8(result.images[rows][:job.written_images])
-        store.save(unit.file_stem, make_row(written), record)
+        alpha = None
+        if result.attribution is not None:
+            alpha = make_row([attribution_to_uint8(image)
+                              for image in result.attribution[rows][:job.written_images]])
+        store.save(unit.file_stem, make_row(written), record, alpha)
         return "weakened" if record.get("diversity_weakened") else "done"
 
 
@@ -241,8 +245,10 @@ def plan_of(job: PlannedJob, model_record: dict, cost: float, network) -> dict:
     layer is reached) and every unit with its fingerprint and estimated ``cost``."""
     versions = {"fvcli": __version__, "tensorflow": tf.__version__, "numpy": np.__version__,
                 "python": platform.python_version()}
+    settings = job.settings
     return plan_record(job, [_term_record(term, network, job) for term in job.terms],
-                       model_record, versions, [plan_entry(unit, cost) for unit in job.units])
+                       model_record, versions, [plan_entry(unit, cost) for unit in job.units],
+                       settings.transforms.view_size(settings.size, network.native_size))
 
 
 def _term_record(term, network, job: PlannedJob) -> dict:
@@ -252,7 +258,9 @@ def _term_record(term, network, job: PlannedJob) -> dict:
     record = {"kind": term.kind, "layer": term.layer, "weight": term.weight,
               "negative": term.negative,
               "pre_activation": network.layer(term.layer).has_pre_activation}
-    forward = network.forward((term.layer,), (), job.settings.size)
+    settings = job.settings
+    forward = network.forward((term.layer,), (),
+                              settings.transforms.view_size(settings.size, network.native_size))
     if forward.resizes:
         record["resized_to"] = forward.feed_size
     if term.position:
