@@ -2,7 +2,7 @@
 and maps what went wrong to one line on stderr and an exit code (:mod:`fvcli.exit_codes`).
 
 TensorFlow is imported only by the commands that need a model (render, validate, layers,
-examples, model fetch); --help, collect, status and slurm answer without it.
+examples, score, model fetch); --help, collect, status and slurm answer without it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from ..exit_codes import exit_codes_help
 from .examples import examples
 from .layers import layers, model_group
 from .render import render
+from .score import score
 from .sweeps import collect_command, slurm, status
 from .validate import validate
 
@@ -28,6 +29,7 @@ MAIN_HELP = f"""Render feature visualisations of image networks from YAML job fi
   fvcli collect DIR                       grids, manifests and DIR/index.html
   fvcli slurm jobs.yaml --shards 64       an sbatch script for a Slurm array sweep
   fvcli examples jobs.yaml --images IMGS  the images that drive each unit most and least
+  fvcli score jobs.yaml --images IMGS     how well each unit's pictures explain it (MIS)
   fvcli model fetch                       download the default model for offline use
 
 The default model is InceptionV1 from TF-Hub; `--model demo` uses the small texture
@@ -44,6 +46,6 @@ def main():
     pass
 
 
-for command in (render, validate, layers, model_group, examples, collect_command, status,
-                slurm):
+for command in (render, validate, layers, model_group, examples, score, collect_command,
+                status, slurm):
     main.add_command(command)
