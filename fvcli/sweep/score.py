@@ -33,7 +33,9 @@ from .progress import Progress
 from .runner import SweepRunner
 from .shards import Shard, shard_units
 
-UNITS_PER_CHUNK = 32  # units whose kept images are read and featurised together
+KEPT_PER_CHUNK = 2048  # at most this many kept images are featurised together (a chunk of
+                       # units whose top and bottom images they are): features, not pixels
+FEATURE_BATCH = 32     # images read and featurised at once
 
 
 class ScoreStopped(Exception):
@@ -197,9 +199,8 @@ def score_task(task: ScoreTask, folder: str, out_dir: str, batch_size: int, tota
     pass_seconds = time.perf_counter() - started
     settings = score_settings(task, folder, images, pool)
     flagged = 0
-    for start in range(0, len(task.units), UNITS_PER_CHUNK):
-        numbers = range(start, min(start + UNITS_PER_CHUNK, len(task.units)))
-        for number, scores in zip(numbers, _score_chunk(task, run, list(numbers), pool, store)):
+    for numbers in _chunks(run, len(task.units), pool):
+        for number, scores in zip(numbers, _score_chunk(task, run, numbers, pool, store)):
             unit = task.units[number]
             flagged += bool(scores["flagged"])
             write_unit_score(store.folder, unit_score_record(
@@ -227,10 +228,35 @@ def score_settings(task: ScoreTask, folder: str, images: int, pool: int) -> dict
                                    "spatially pooled activations; the minimum over layers"}}
 
 
+def _chunks(run, unit_count: int, pool: int) -> list[list[int]]:
+    """Consecutive units whose kept images number at most KEPT_PER_CHUNK together."""
+    chunks, current, kept = [], [], set()
+    for number in range(unit_count):
+        images = {image for kind in ("top", "bottom")
+                  for _, image, _ in run.extremes.of_unit(number, kind)[:pool]}
+        if current and len(kept | images) > KEPT_PER_CHUNK:
+            chunks.append(current)
+            current, kept = [], set()
+        current.append(number)
+        kept |= images
+    return chunks + ([current] if current else [])
+
+
 def _load(paths: list[str], size: int, channels: int) -> np.ndarray:
     if not paths:
         return np.zeros((0, size, size, channels), np.float32)
     return np.stack([load_image(path, size, channels) for path in paths])
+
+
+def _featurised(paths: list[str], features: PooledFeatures) -> list[np.ndarray]:
+    """Per layer of ``features``, [len(paths), channels]: the images are read a batch at a
+    time, so only their features are ever held together."""
+    parts = [features(_load(paths[start:start + FEATURE_BATCH], features.size,
+                            features.channels))
+             for start in range(0, len(paths), FEATURE_BATCH)]
+    if not parts:
+        return features(_load([], features.size, features.channels))
+    return [np.concatenate(layer) for layer in zip(*parts)]
 
 
 def _score_chunk(task: ScoreTask, run, numbers: list[int], pool: int, store: JobStore):
@@ -254,29 +280,26 @@ def _score_chunk(task: ScoreTask, run, numbers: list[int], pool: int, store: Job
     shown = list(positives.values()) + list(negatives.values())
     vis_row = {path: row for row, path in enumerate(shown)}
 
-    judge = task.judge_features
-    natural = _load([run.paths[image] for image in kept], judge.size, judge.channels)
-    judged = judge(natural)[0]
-    judged_shown = judge(_load(shown, judge.size, judge.channels))[0]
+    kept_paths = [run.paths[image] for image in kept]
+    judged = _featurised(kept_paths, task.judge_features)[0]
+    judged_shown = _featurised(shown, task.judge_features)[0]
 
     path_features, path_shown = [], []
     if task.path_layers:
-        features = task.path_features
-        same = features.size == judge.size and features.channels == judge.channels
-        natural_at = natural if same else _load([run.paths[image] for image in kept],
-                                                features.size, features.channels)
-        path_features = features(natural_at)
-        path_shown = features(_load(list(positives.values()), features.size,
-                                    features.channels))
+        path_features = _featurised(kept_paths, task.path_features)
+        path_shown = _featurised(list(positives.values()), task.path_features)
 
     # the objective's own scalar on each visualization, fed at the size it was rendered at
     activation = {}
     if positives:
         size = task.job.settings.size
-        scores = task.vis_scorer.score(_load(list(positives.values()), size,
-                                             task.scorer.channels))[0]
-        for row, n in enumerate(positives):
-            activation[n] = float(scores[row, n])
+        shown_positive = list(positives.items())
+        for start in range(0, len(shown_positive), FEATURE_BATCH):
+            part = shown_positive[start:start + FEATURE_BATCH]
+            scores = task.vis_scorer.score(_load([path for _, path in part], size,
+                                                 task.scorer.channels))[0]
+            for row, (n, _) in enumerate(part):
+                activation[n] = float(scores[row, n])
 
     for n in numbers:
         top = judged[[row_of[image] for image in tops[n]]]
