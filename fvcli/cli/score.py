@@ -35,11 +35,14 @@ Writes OUT/<job>/scores.json and a record per unit, OUT/<job>/scores/<unit>.json
   flagged            natural_path below 0.5
 
 MIS values are in [0, 1] (0.5: chance) and are NOT comparable to published MIS values:
-the judge is a network's pooled features, not DreamSim. See README, "Scoring units".
+the judge is a network's pooled features, not DreamSim, and alpha is not fitted to
+people. A model judging its own units is partial: compare models under one --judge.
+See README, "Scoring units".
 
 Units of channel, neuron, direction and class jobs are scored. Their visualizations and
 negative renderings are rendered first where missing, exactly as `fvcli render` would
-(same settings, same files, so either reuses the other's). The folder is streamed: one
+(same settings, same files, so either reuses the other's): --steps, --size, --seed and
+--precision are render's, so give those you rendered with. The folder is streamed: one
 forward pass per batch scores every unit of a job, and only each unit's 20 most and least
 activating images are read again. --shard I/N scores the units render's --shard I/N
 renders; the shard that finds every unit of a job scored writes its scores.json.
