@@ -318,6 +318,39 @@ def sweep(network, out: str, channels: int, steps: int) -> dict:
             "peak_rss_mib": memory.mib}
 
 
+def score_rate(network, out: str, images: int, channels: int = 64) -> dict:
+    """`fvcli score`'s own work (no rendering: the visualization scores stay null) on a
+    folder of `images` 224 px textures: `channels` units of Mixed_4b scored in one streaming
+    pass, then the judge's (Mixed_5c) and the lower layers' features of their kept images."""
+    import imageio.v3 as iio
+    import numpy as np
+    from fvcli.sweep.prepare import PreparedFile
+    from fvcli.sweep.score import plan_scores, score_task
+    from fvcli.sweep.shards import Shard
+    from support.demo_net import texture
+
+    folder = os.path.join(out, "images")
+    os.makedirs(folder)
+    rng = np.random.default_rng(0)
+    for number in range(images):
+        pixels = np.round(texture(number % 6, 224, rng) * 255).astype(np.uint8)
+        iio.imwrite(os.path.join(folder, f"{number:05d}.png"), pixels)
+    job_path = os.path.join(out, "score.yaml")
+    with open(job_path, "w", encoding="utf-8") as file:
+        file.write(f"jobs:\n  - {{name: score, objective: channel, layer: {LAYER}, "
+                   f"channels: 0-{channels - 1}, size: {SIZE}}}\n")
+    device = resolve_device("cpu")
+    job_file = load_job_file(job_path)
+    jobs = plan_job_file(job_file, network, lambda requested: resolve_precision(requested,
+                                                                                device))
+    (task,) = plan_scores(PreparedFile(job_file, jobs, network, "inception_v1"), None, Shard())
+    result = score_task(task, folder, out, 32, images, quiet=True, warn=print)
+    return {"measure": "score", "layer": LAYER, "units": channels, "images": images,
+            "pass_images_per_s": round(images / result["pass_seconds"], 1),
+            "images_per_s": round(images / result["seconds"], 1),
+            "wall_s": round(result["seconds"], 1)}
+
+
 def traces_over_three_batches(network) -> dict:
     """20 channels at batch_size 8 run as three batches of 7 (the last one padded):
     the step must be traced once."""
@@ -378,6 +411,8 @@ def main():
         emit(traces_over_three_batches(network))
         with tempfile.TemporaryDirectory() as out:
             emit(sweep(network, out, 16 if quick else 64, 32 if quick else UNIT_STEPS))
+        with tempfile.TemporaryDirectory() as out:
+            emit(score_rate(network, out, 64 if quick else 256))
         # last: its ten renderers would weigh on the peak RSS of the measures above
         auto = native_precision(cpu) if native_precision(cpu) in PRECISIONS else "fp32"
         layer_rows = [emit(row) for row in per_layer(network, auto, 8 if quick else 32)]
@@ -460,6 +495,11 @@ def print_tables(rows: list[dict], seconds: float | None) -> None:
                   f"steps, batch {row['batch']}, {row['precision']}: {row['wall_s']} s "
                   f"({row['image_steps_per_s']} img-steps/s), {row['traces']} trace(s) over "
                   f"{row['batches']} batches, peak RSS {row['peak_rss_mib']} MiB")
+        elif row["measure"] == "score":
+            print(f"  fvcli score: {row['units']} units of {row['layer']} on {row['images']} "
+                  f"images of 224 px: {row['images_per_s']} images/s in all "
+                  f"({row['pass_images_per_s']} images/s through the streaming pass), "
+                  f"{row['wall_s']} s")
     layer_rows = [r for r in rows if r["measure"] == "per layer"]
     if layer_rows:
         print(f"\nper layer: default pipeline, {SIZE} px, batch {layer_rows[0]['batch']}, "

@@ -2,7 +2,8 @@
 and maps what went wrong to one line on stderr and an exit code (:mod:`fvcli.exit_codes`).
 
 TensorFlow is imported only by the commands that need a model or images (render, validate,
-layers, examples, spectrum, model fetch); --help, collect, status and slurm answer without it.
+layers, examples, score, spectrum, model fetch); --help, collect, status and slurm answer
+without it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ..exit_codes import exit_codes_help
 from .examples import examples
 from .layers import layers, model_group
 from .render import render
+from .score import score
 from .spectrum import spectrum
 from .sweeps import collect_command, slurm, status
 from .validate import validate
@@ -29,6 +31,7 @@ MAIN_HELP = f"""Render feature visualisations of image networks from YAML job fi
   fvcli collect DIR                       grids, manifests and DIR/index.html
   fvcli slurm jobs.yaml --shards 64       an sbatch script for a Slurm array sweep
   fvcli examples jobs.yaml --images IMGS  the images that drive each unit most and least
+  fvcli score jobs.yaml --images IMGS     how well each unit's pictures explain it (MIS)
   fvcli spectrum IMGS --out spec.npy      natural images' spectrum, for param: maco
   fvcli model fetch                       download the default model for offline use
 
@@ -46,6 +49,6 @@ def main():
     pass
 
 
-for command in (render, validate, layers, model_group, examples, spectrum, collect_command,
-                status, slurm):
+for command in (render, validate, layers, model_group, examples, score, spectrum,
+                collect_command, status, slurm):
     main.add_command(command)

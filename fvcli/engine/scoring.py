@@ -39,21 +39,20 @@ class Extremes:
     """Per unit, the running K examples of each kind: a score, an image number and the
     position of the unit's strongest response in the image (for crops)."""
 
-    kinds = KINDS
-
-    def __init__(self, unit_count: int, k: int):
+    def __init__(self, unit_count: int, k: int, kinds: tuple[str, ...] = KINDS):
         self.k = k
+        self.kinds = kinds  # all four, or fewer (scoring units needs only top and bottom)
         empty = lambda dtype, *shape: np.zeros((unit_count, 0, *shape), dtype)  # noqa: E731
-        self.scores = {kind: empty(np.float64) for kind in KINDS}
-        self.images = {kind: empty(np.int64) for kind in KINDS}
-        self.positions = {kind: empty(np.float32, 2) for kind in KINDS}
+        self.scores = {kind: empty(np.float64) for kind in kinds}
+        self.images = {kind: empty(np.int64) for kind in kinds}
+        self.positions = {kind: empty(np.float32, 2) for kind in kinds}
 
     def add(self, scores: np.ndarray, images: np.ndarray, highest: np.ndarray,
             lowest: np.ndarray) -> None:
         """Merge a batch: ``scores`` [batch, units], ``images`` [batch] numbers, and the
         [batch, units, 2] positions of each unit's highest and lowest response."""
         new_images = np.broadcast_to(images[None, :], scores.T.shape)
-        for kind in KINDS:
+        for kind in self.kinds:
             positions = (lowest if kind in ("bottom", "slightly_negative") else highest)
             all_scores = np.concatenate([self.scores[kind], scores.T], axis=1)
             all_images = np.concatenate([self.images[kind], new_images], axis=1)
@@ -167,9 +166,10 @@ def load_image(path: str, size: int, channels: int = 3) -> np.ndarray:
 
 
 def score_folder(scorer: UnitScorer, folder: str, unit_count: int, k: int, batch_size: int,
-                 warn=None) -> ExampleRun:
-    """Stream every image under ``folder`` through ``scorer``, keeping the extremes."""
-    run = ExampleRun(Extremes(unit_count, k))
+                 warn=None, kinds: tuple[str, ...] = KINDS, on_batch=None) -> ExampleRun:
+    """Stream every image under ``folder`` through ``scorer``, keeping the extremes of
+    ``kinds``; ``on_batch(images)`` hears of each batch scored (progress)."""
+    run = ExampleRun(Extremes(unit_count, k, kinds))
     batch, numbers = [], []
     for path in image_paths(folder):
         try:
@@ -184,9 +184,13 @@ def score_folder(scorer: UnitScorer, folder: str, unit_count: int, k: int, batch
         run.paths.append(path)
         if len(batch) == batch_size:
             run.extremes.add(*_scored(scorer, batch, numbers))
+            if on_batch:
+                on_batch(len(batch))
             batch, numbers = [], []
     if batch:
         run.extremes.add(*_scored(scorer, batch, numbers))
+        if on_batch:
+            on_batch(len(batch))
     return run
 
 

@@ -137,6 +137,29 @@ class SweepRunner:
             report.grids = [os.path.join(self.out_dir, name, GRID_FILE) for name in complete]
         return report
 
+    def render_unlisted(self, job: PlannedJob, units: list[Unit], folder_name: str,
+                        label: str) -> RunReport:
+        """Render those of ``units`` (of ``job``) that are not on disk into the folder of
+        job ``folder_name``, without writing its job.json or collecting it: units that no
+        job lists, such as the negative renderings ``fvcli score`` needs, named as render
+        would name them (``<stem>_neg``) so that a later run finds them."""
+        store = JobStore(self.out_dir, folder_name)
+        missing = [unit for unit in units if not store.is_done(unit.file_stem, unit.fingerprint)]
+        report = RunReport(shard_size=len(units), skipped=len(units) - len(missing))
+        if not missing:
+            return report
+        progress = Progress(label, len(missing) * job.images_per_unit * job.settings.steps,
+                            quiet=self.quiet, unit_count=len(missing))
+        try:
+            report.failed = self._render_units(job, store, missing, progress)
+        except RenderStopped:
+            report.stopped = True
+            return report
+        report.rendered = progress.units_done - len(report.failed)
+        progress.finish(f"rendered {report.rendered} units in "
+                        f"{format_duration(time.perf_counter() - progress.started)}")
+        return report
+
     def _render_units(self, job: PlannedJob, store: JobStore, units: list[Unit],
                       progress: Progress) -> list[str]:
         """Render and store ``units``; return the names of those that failed."""
