@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .checker import Checker
 from .errors import SpecError
@@ -28,7 +28,7 @@ TERM_KEYS = ("objective", "layer", "channels", "channel", "classes", "class", "p
              "negative", "sign", "weight", "vector", "vectors", "cossim_pow")
 INTERPOLATION_KEYS = ("from", "to", "frames", "alignment")
 END_KEYS = ("layer", "channel", "channels", "vector", "vectors", "cossim_pow", "negative")
-JOB_KEYS = ("name", "diversity", "init", "examples") + TERM_KEYS + INTERPOLATION_KEYS + SETTING_KEYS
+JOB_KEYS = ("name", "diversity", "init", "accentuate", "examples") + TERM_KEYS + INTERPOLATION_KEYS + SETTING_KEYS
 TOP_KEYS = ("model", "defaults", "jobs")
 PREPROCESS_NAMES = ("none", "tf", "torch", "caffe")
 CROP_KEYS = ("crops", "crop_box", "noise", "view")
@@ -65,6 +65,7 @@ class JobSpec:
     interpolate: bool = False    # the two terms are the ends of an interpolation
     reference_images: int = 0    # images per unit rendered without coupling, not written
     init: str | None = None      # image to start from
+    accentuate: kinds.Accentuation | None = None  # a unit per target and seed image
     examples: dict | None = None  # dataset examples: {images: folder, top: K, crop: bool}
 
     @property
@@ -184,6 +185,11 @@ def _job(check: Checker, node: Located, key: str, defaults: dict, overrides: dic
                       reference_images=1)
     if "init" in spec:
         extras["init"] = kinds.init_image(check, spec["init"], f"{key}.init")
+    if "accentuate" in spec:
+        extras["accentuate"] = _accentuation(check, spec, key, written)
+        if "alpha" not in merged and overrides.get("alpha") is None:  # on unless set
+            settings = replace(settings, alpha=True)
+            resolved["alpha"] = True
     if "examples" in spec:
         extras["examples"] = kinds.examples(check, spec["examples"], f"{key}.examples")
     name = _name(check, spec, key, written)
@@ -191,6 +197,20 @@ def _job(check: Checker, node: Located, key: str, defaults: dict, overrides: dic
                    settings=settings, batch_size=resolved["batch_size"], seed=resolved["seed"],
                    resolved_settings=resolved,
                    **extras)
+
+
+def _accentuation(check: Checker, spec: dict, key: str, written: list[WrittenTerm]):
+    """``accentuate:`` on a job of one channel, neuron or direction term, alone."""
+    node = spec["accentuate"]
+    kind = written[0].term.kind
+    if len(written) != 1 or kind not in UNIT_KINDS + DIRECTION_KINDS:
+        check.fail(node, f"{key}.accentuate", "accentuation works on a channel, neuron or "
+                   "direction job with one objective")
+    for other in ("diversity", "init"):
+        if other in spec:
+            check.fail(node, f"{key}.accentuate", f"accentuation starts from its own seed "
+                       f"images; it does not combine with {other}")
+    return kinds.accentuation(check, node, f"{key}.accentuate")
 
 
 def _terms(check: Checker, node: Located, key: str, spec: dict) -> list[WrittenTerm]:

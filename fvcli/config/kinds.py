@@ -1,5 +1,5 @@
 """The job keys of the kinds beyond single units: directions, interpolations,
-diversity and a starting image. Each reads its keys into plain data; what needs the model
+diversity, a starting image and accentuation. Each reads its keys into plain data; what needs the model
 (a vector's length, a layer's name) is checked when the job is planned."""
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ from .yaml_lines import Located, plain
 DIVERSITY_KEYS = ("count", "weight", "layer")
 ALIGNMENT_KEYS = ("layer", "weight", "decay")
 EXAMPLES_KEYS = ("images", "top", "crop")
+ACCENTUATE_KEYS = ("images", "layer", "weight")
+# How strongly an accentuation is held to its seed, against the objective. On the demo
+# model this keeps the accentuated texture recognisably the seed (see the README).
+ACCENTUATE_WEIGHT = 1.0
 DEFAULT_ALIGNMENT = {"weight": 1.0, "decay": 2.0}
 
 
@@ -157,11 +161,16 @@ def _finite(check: Checker, located: Located, key: str) -> float:
 
 def init_image(check: Checker, located: Located, key: str) -> str:
     """``init: path/to/image.png``: the absolute path of a readable image."""
-    import imageio.v3 as iio
-
     value = located.value
     if not isinstance(value, str) or not value:
         check.fail(located, key, f"expected the path of an image, got {value!r}")
+    return _readable_image(check, located, key, value)
+
+
+def _readable_image(check: Checker, located: Located, key: str, value: str) -> str:
+    """The absolute path of image ``value`` (relative to the job file), checked readable."""
+    import imageio.v3 as iio
+
     path = os.path.join(base_folder(check), value)
     try:
         pixels = iio.imread(path)
@@ -210,3 +219,63 @@ def spectrum_file(check: Checker, located: Located, key: str, value) -> str:
         check.fail(located, key, f"{value} is not a magnitude spectrum: expected finite, "
                    f"non-negative numbers, not all zero")
     return path
+
+
+@dataclass(frozen=True)
+class Accentuation:
+    """``accentuate: {images, layer, weight}``: start each unit from a seed image and hold
+    it near the seed in ``layer``'s activations (None: the model's default, chosen when
+    the job is planned) with ``weight``."""
+
+    images: tuple[str, ...]  # absolute paths, one unit per target and image
+    layer: str | None
+    weight: float
+    line: int
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Each image's name in file names: its file name without the suffix."""
+        return tuple(seed_name(path) for path in self.images)
+
+
+def seed_name(path: str) -> str:
+    """The part of a unit's file name that names its seed image."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in stem)
+
+
+def accentuation(check: Checker, located: Located, key: str) -> Accentuation:
+    """``accentuate: {images: [PATH, ...] or FOLDER, layer: L, weight: W}``."""
+    from ..images import IMAGE_SUFFIXES
+
+    spec = check.mapping(located, key, ACCENTUATE_KEYS)
+    if "images" not in spec:
+        check.fail(located, f"{key}.images", "missing; a list of images or a folder of them")
+    images_node = spec["images"]
+    value = plain(images_node)
+    folder = os.path.join(base_folder(check), value) if isinstance(value, str) else None
+    if folder and os.path.isdir(folder):
+        names = sorted(name for name in os.listdir(folder)
+                       if name.lower().endswith(IMAGE_SUFFIXES))
+        if not names:
+            check.fail(images_node, f"{key}.images", f"{value} holds no images "
+                       f"({', '.join(IMAGE_SUFFIXES)})")
+        value = [os.path.join(folder, name) for name in names]
+    if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+        check.fail(images_node, f"{key}.images", f"expected a list of image paths or a "
+                   f"folder, got {plain(images_node)!r}")
+    paths = tuple(_readable_image(check, images_node, f"{key}.images", path)
+                  for path in value)
+    names = [seed_name(path) for path in paths]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        check.fail(images_node, f"{key}.images", f"two images are both called "
+                   f"'{twice[0]}'; each seed image needs its own name")
+    layer = None
+    if "layer" in spec:
+        layer = plain(spec["layer"])
+        if not isinstance(layer, str) or not layer:
+            check.fail(spec["layer"], f"{key}.layer", f"expected a layer name, got {layer!r}")
+    weight = (check.number(spec["weight"], f"{key}.weight", 0.0, 1000.0) if "weight" in spec
+              else ACCENTUATE_WEIGHT)
+    return Accentuation(images=paths, layer=layer, weight=float(weight), line=located.line)

@@ -81,7 +81,7 @@ SETTINGS = {
                                  "fp32", "choice", choices=PRECISIONS),
     "alpha": Setting(False, "Also write units/<unit>.alpha.png, a grey map of where the "
                             "image mattered to the objective (its gradient, accumulated); "
-                            "on unless set for param maco", "boolean"),
+                            "on unless set for param maco and accentuation", "boolean"),
     "xla": Setting(False, "Compile the optimisation step with XLA: it helps on GPUs and is "
                           "slower on CPUs", "boolean"),
 }

@@ -116,3 +116,6 @@ class RenderSettings:
     precision: str = DEFAULTS["precision"]  # auto, bf16, fp16 or fp32 (see engine/hardware)
     xla: bool = DEFAULTS["xla"]
     alpha: bool = DEFAULTS["alpha"]  # also write where the image mattered to the objective
+    # (layer, weight): hold each image near its starting image in that layer's activations
+    # (feature accentuation); set when an accentuation job is planned
+    closeness: tuple[str, float] | None = None

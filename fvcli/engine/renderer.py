@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import regularizers
+from .closeness import Closeness
 from ..config import RenderSettings
 from .hardware import Device, precision_scope, resolve_device, resolve_precision
 from .objectives import Objective
@@ -51,6 +52,12 @@ class BatchResult:
     # [batch, size, size]: |d objective / d pixel| summed over colours and steps, when the
     # settings ask for alpha (where the image mattered to the objective)
     attribution: np.ndarray | None = None
+    # with closeness (feature accentuation): each image's distance from its seed in the
+    # layer's activations (relative), its pixels' RMS distance from it, and the seed
+    # images as the optimisation started
+    distance: np.ndarray | None = None
+    pixel_distance: np.ndarray | None = None
+    start_images: np.ndarray | None = None
     # steps after the first (which traces on a renderer's first batch) and their seconds:
     # the speed of rendering itself
     timed_steps: int = 0
@@ -78,22 +85,23 @@ class Renderer:
         self._forward = network.forward(layers, pre_layers, self.view_size)
         self._evaluate_forward = network.forward(
             *objective.layers(network, revive=False, groups=False), settings.size)
+        self.closeness = (Closeness(network, *settings.closeness, settings.size,
+                                    self.param.channels) if settings.closeness else None)
         batch_params = tf.TensorSpec([batch_size, *self.param.shape()], tf.float32)
         self._vector_sizes = objective.vector_sizes(network)
         targets = self._target_signature(self._vector_sizes)
-        # the attribution sums over the image when alpha is asked for; else it is a stub
-        self._attribution_shape = ([batch_size, settings.size, settings.size]
-                                   if settings.alpha else [batch_size, 1, 1])
+        extras = {name: tf.TensorSpec(shape, tf.float32)
+                  for name, shape in self._extra_shapes().items()}
         # autograph=False: the step has no tensor-dependent Python control flow to convert,
         # and converting writes a temporary module file per trace
         self._step_function = tf.function(
             self._step, jit_compile=settings.xla or None, autograph=False,
             input_signature=[batch_params, batch_params, batch_params,
-                             tf.TensorSpec([batch_size], tf.int32),
-                             tf.TensorSpec(self._attribution_shape, tf.float32), targets,
+                             tf.TensorSpec([batch_size], tf.int32), extras, targets,
                              tf.TensorSpec([], tf.int32)])
-        self._evaluate = tf.function(self._score, input_signature=[batch_params, targets],
-                                     autograph=False)
+        self._evaluate = tf.function(
+            self._score, input_signature=[batch_params, targets, extras["reference"]],
+            autograph=False)
         self._concrete_step = None
         self.traces = 0
 
@@ -105,6 +113,23 @@ class Renderer:
         if self._concrete_step is None:
             self._concrete_step = self._step_function.get_concrete_function()
         return self._concrete_step(*arguments)
+
+    def _extra_shapes(self) -> dict:
+        """Shapes of the state a step carries besides Adam's: the attribution (summed over
+        the image when alpha is asked for), the seeds' activations and each image's
+        balance of the pull to its seed (with closeness). Stubs where not needed."""
+        batch, size = self.batch_size, self.settings.size
+        reference = self.closeness.shape if self.closeness else (1, 1, 1)
+        return {"attribution": [batch, size, size] if self.settings.alpha else [batch, 1, 1],
+                "reference": [batch, *reference], "balance": [batch]}
+
+    def _start_extras(self, start_images) -> dict:
+        """The state of a batch's first step; ``start_images`` are the seeds (closeness)."""
+        extras = {name: tf.zeros(shape) for name, shape in self._extra_shapes().items()}
+        extras["balance"] = -tf.ones([self.batch_size])  # not set yet
+        if self.closeness:
+            extras["reference"] = self.closeness.activations(start_images)
+        return extras
 
     def _target_signature(self, vector_sizes) -> dict:
         batch, terms = self.batch_size, len(self.objective.terms)
@@ -133,9 +158,10 @@ class Renderer:
         with self.device.scope(), precision_scope(self.precision):
             params = tf.constant(self.param.initial(range(self.batch_size)))
             targets = self._target_tensors(dummy)
-            self._evaluate(params, targets)[0].numpy()
-            self._run_step(params, params, params, tf.fill([self.batch_size], -1),
-                           tf.zeros(self._attribution_shape), targets, tf.constant(0))[0].numpy()
+            extras = self._start_extras(self.param.to_image(params))
+            self._evaluate(params, targets, extras["reference"])[0].numpy()
+            self._run_step(params, params, params, tf.fill([self.batch_size], -1), extras,
+                           targets, tf.constant(0))[0].numpy()
         return time.perf_counter() - started
 
     def render(self, indices, seeds=None, on_steps: Callable[[int], None] | None = None,
@@ -155,12 +181,14 @@ class Renderer:
             first_moment = tf.zeros_like(params)
             second_moment = tf.zeros_like(params)
             failed_at = tf.fill([self.batch_size], -1)
-            attribution = tf.zeros(self._attribution_shape)
-            objective_start = self._evaluate(params, target_tensors)[0].numpy()
+            start_images = self.param.to_image(params)
+            extras = self._start_extras(start_images)
+            objective_start = self._evaluate(params, target_tensors,
+                                             extras["reference"])[0].numpy()
             reported, after_first_step = 0, time.perf_counter()
             for step in range(self.settings.steps):
-                params, first_moment, second_moment, failed_at, attribution = self._run_step(
-                    params, first_moment, second_moment, failed_at, attribution,
+                params, first_moment, second_moment, failed_at, extras = self._run_step(
+                    params, first_moment, second_moment, failed_at, extras,
                     target_tensors, tf.constant(step))
                 if step == 0:
                     after_first_step = time.perf_counter()
@@ -172,15 +200,23 @@ class Renderer:
                     on_steps(done - reported)
                     reported = done
             steps_seconds = time.perf_counter() - after_first_step
-            objective_end, images = self._evaluate(params, target_tensors)
+            objective_end, images, distance = self._evaluate(params, target_tensors,
+                                                             extras["reference"])
         images, objective_end = images.numpy(), objective_end.numpy()
-        return BatchResult(images=images, objective_start=objective_start,
-                           objective_end=objective_end, seconds=time.perf_counter() - started,
-                           failed_step=self._failed_steps(failed_at.numpy(), objective_start,
-                                                          objective_end, images),
-                           timed_steps=max(self.settings.steps - 1, 0),
-                           steps_seconds=steps_seconds,
-                           attribution=attribution.numpy() if self.settings.alpha else None)
+        result = BatchResult(images=images, objective_start=objective_start,
+                             objective_end=objective_end, seconds=time.perf_counter() - started,
+                             failed_step=self._failed_steps(failed_at.numpy(), objective_start,
+                                                            objective_end, images),
+                             timed_steps=max(self.settings.steps - 1, 0),
+                             steps_seconds=steps_seconds)
+        if self.settings.alpha:
+            result.attribution = extras["attribution"].numpy()
+        if self.closeness:
+            result.start_images = start_images.numpy()
+            result.distance = distance.numpy()
+            result.pixel_distance = np.sqrt(np.mean(np.square(images - result.start_images),
+                                                    axis=(1, 2, 3)))
+        return result
 
     def _failed_steps(self, failed_at, start, end, images) -> np.ndarray:
         """Per image, the step at which its numbers stopped being finite, or -1."""
@@ -190,10 +226,13 @@ class Renderer:
         failed_at[(failed_at < 0) & ~last] = self.settings.steps
         return failed_at
 
-    def _score(self, params, targets):
-        # Scored on the images as they are written, without transforms.
+    def _score(self, params, targets, reference):
+        """(objective, images, distance from the seeds or zeros), on the images as they are
+        written, without transforms."""
         images = self.param.to_image(params)
-        return self.objective.score(self._evaluate_forward(images), targets), images
+        distance = (self.closeness.distance(images, reference) if self.closeness
+                    else tf.zeros([self.batch_size]))
+        return self.objective.score(self._evaluate_forward(images), targets), images, distance
 
     def _scores(self, params, targets, step):
         """([batch] scores to maximise, [batch, size, size, channels] images)."""
@@ -219,7 +258,7 @@ class Renderer:
                     for crop in range(self.transforms.crops)]
         return tf.add_n(per_crop) / self.transforms.crops
 
-    def _step(self, params, first_moment, second_moment, failed_at, attribution, targets, step):
+    def _step(self, params, first_moment, second_moment, failed_at, extras, targets, step):
         self.traces += 1  # runs only while tracing
         scores, images = self._scores(params, targets, step)
         # tf.gradients, not a tape: the pruned network is an imported graph function,
@@ -228,6 +267,12 @@ class Renderer:
             gradient, image_gradient = tf.gradients(-tf.reduce_sum(scores), [params, images])
         else:
             gradient = tf.gradients(-tf.reduce_sum(scores), params)[0]
+        extras = dict(extras)
+        if self.closeness:
+            distance = self.closeness.distance(images, extras["reference"])
+            pull = tf.gradients(tf.reduce_sum(distance), params)[0]
+            gradient, extras["balance"] = self.closeness.pulled(gradient, pull,
+                                                                extras["balance"])
         # An image whose score or gradient is NaN or infinite is failed from that step on
         # and frozen, so its numbers never reach another image's update.
         per_image = list(range(1, len(params.shape)))
@@ -236,11 +281,11 @@ class Renderer:
         failed_at = tf.where((failed_at < 0) & ~finite, step, failed_at)
         healthy = tf.reshape(tf.cast(failed_at < 0, tf.float32), [-1] + [1] * len(per_image))
         if self.settings.alpha:
-            attribution += tf.math.multiply_no_nan(
+            extras["attribution"] += tf.math.multiply_no_nan(
                 tf.reduce_sum(tf.abs(image_gradient), axis=-1),
                 tf.reshape(tf.cast(failed_at < 0, tf.float32), [-1, 1, 1]))
         return (*_adam_update(params, first_moment, second_moment, gradient, healthy, step,
-                              tf.constant(self.settings.learning_rate)), failed_at, attribution)
+                              tf.constant(self.settings.learning_rate)), failed_at, extras)
 
 
 @tf.function(jit_compile=True, autograph=False)

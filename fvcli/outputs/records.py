@@ -9,6 +9,7 @@ holds, and the rule that says a unit is done.
     <out>/<job>/units/<stem>.json   its record (:func:`done_record`, :func:`failed_record`)
     <out>/<job>/units/<stem>.alpha.png  where its image mattered to the objective (grey),
                                     when the job asks for alpha
+    <out>/<job>/units/<stem>.seed.png   an accentuation's seed image, as it started
     <out>/<job>/manifest.json       job.json's header, how the job ran and every rendered
                                     unit's record in the job's order (:func:`manifest_header`)
     <out>/<job>/grid.png            every unit in order
@@ -48,6 +49,12 @@ def unit_alpha_png(stem: str) -> str:
     return f"{UNITS_FOLDER}/{stem}.alpha.png"
 
 
+def unit_seed_png(stem: str) -> str:
+    """An accentuated unit's seed image as the optimisation started, relative to its job
+    folder."""
+    return f"{UNITS_FOLDER}/{stem}.seed.png"
+
+
 def unit_record_file(stem: str) -> str:
     """A unit's record, relative to its job folder."""
     return f"{UNITS_FOLDER}/{stem}.json"
@@ -81,11 +88,12 @@ def plan_record(job, objective: list[dict], model: dict, versions: dict,
 
 
 def done_record(unit, starts, ends, seconds: float, precision: str, device: str,
-                batch_size: int) -> dict:
+                batch_size: int, distance: dict | None = None) -> dict:
     """The record of a rendered unit: its target, the objective at the start and the end
     of each of its images (``starts``, ``ends``: written images first, then any uncoupled
     reference image) and their mean over the written ones, and how it ran. With diversity,
-    also the objective its reference image reached without it."""
+    also the objective its reference image reached without it; with accentuation, its
+    seed's PNG and its ``distance`` from the seed."""
     written = unit.job.written_images
     record = {**unit.record(), "stem": unit.file_stem, "png": unit_png(unit.file_stem),
               "objective_start": float(np.mean(starts[:written])),
@@ -95,6 +103,9 @@ def done_record(unit, starts, ends, seconds: float, precision: str, device: str,
               "batch_size": batch_size}
     if unit.job.settings.alpha:
         record["alpha_png"] = unit_alpha_png(unit.file_stem)
+    if unit.seed_image:
+        record["seed_png"] = unit_seed_png(unit.file_stem)
+        record["distance"] = distance
     if written > 1:
         record["images"] = [{"frame": image.frame, "seed": image.seed,
                              "objective_start": float(start), "objective_end": float(end)}

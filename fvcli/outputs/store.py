@@ -13,8 +13,7 @@ import json
 import os
 import socket
 
-from .records import (DONE, PLAN_FILE, UNITS_FOLDER, unit_alpha_png, unit_png,
-                      unit_record_file, unit_state)
+from .records import DONE, PLAN_FILE, UNITS_FOLDER, unit_png, unit_record_file, unit_state
 from .files import (TEMPORARY_PREFIX, TEMPORARY_SUFFIX, create_atomic, write_atomic, write_json,
                      write_png)
 
@@ -48,12 +47,13 @@ class JobStore:
         """True when the unit is on disk, rendered with exactly this fingerprint."""
         return self.state(stem, fingerprint)[0] == DONE
 
-    def save(self, stem: str, pixels, record: dict, alpha=None) -> None:
-        """Write a rendered unit: its PNG and any grey ``alpha`` (attribution) map, then
-        its record (which marks it done)."""
+    def save(self, stem: str, pixels, record: dict, companions: dict | None = None) -> None:
+        """Write a rendered unit: its PNG and its ``companions`` (path relative to the job
+        folder -> pixels: an attribution map, a seed), then its record (which marks it
+        done)."""
         write_png(self.png_path(stem), pixels)
-        if alpha is not None:
-            write_png(os.path.join(self.folder, unit_alpha_png(stem)), alpha)
+        for relative, image in (companions or {}).items():
+            write_png(os.path.join(self.folder, relative), image)
         write_json(self.record_path(stem), record)
 
     def save_failure(self, stem: str, record: dict) -> None:

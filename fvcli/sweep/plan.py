@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import zlib
 from dataclasses import dataclass, field, replace
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from ..config import (CLASS_KINDS, DIRECTION_KINDS, GroupTerm, JobFile, JobSpec, SpecError, Term,
                      WrittenTerm, describe_terms)
+from ..config.kinds import seed_name
 from ..engine.targets import ImageTarget
 from ..models.errors import ModelError
 
@@ -47,9 +49,12 @@ class PlannedJob:
 
     @property
     def layers_read(self) -> tuple[str, ...]:
-        """Every layer a step of this job reads: its terms' and those of the terms that
-        couple a unit's images. What its cost and its memory are reckoned to."""
-        return tuple(dict.fromkeys(term.layer for term in (*self.terms, *self.group_terms)))
+        """Every layer a step of this job reads: its terms', those of the terms that
+        couple a unit's images, and the layer an accentuation stays close in. What its
+        cost and its memory are reckoned to."""
+        closeness = self.settings.closeness
+        return tuple(dict.fromkeys([term.layer for term in (*self.terms, *self.group_terms)]
+                                   + ([closeness[0]] if closeness else [])))
 
     @property
     def images_per_unit(self) -> int:
@@ -94,7 +99,8 @@ class PlannedJob:
                 # fingerprints
                 **({"alpha": True} if settings.alpha else {}),
                 **({"spectrum": _file_digest(settings.param.spectrum)}
-                   if settings.param.spectrum else {})}
+                   if settings.param.spectrum else {}),
+                **({"closeness": list(settings.closeness)} if settings.closeness else {})}
 
     @property
     def name(self) -> str:
@@ -127,10 +133,18 @@ class Unit:
     number: int                  # position in the job, from 0
     indices: tuple[int, ...]     # channel or class per objective term
     seed: int
+    seed_image: str | None = None  # an accentuation's image to start from (absolute path)
 
     @property
     def file_stem(self) -> str:
-        """A file name a person can find: Mixed_4b_0011, class_0208, deepdream_Mixed_4c."""
+        """A file name a person can find: Mixed_4b_0011, class_0208, deepdream_Mixed_4c,
+        Mixed_4b_0011_on_cat (accentuated in the seed image cat.jpg)."""
+        if self.seed_image:
+            return f"{self._target_stem}_on_{seed_name(self.seed_image)}"
+        return self._target_stem
+
+    @property
+    def _target_stem(self) -> str:
         terms = self.job.terms
         if self.job.spec.interpolate:
             return "_to_".join(_target_label(term, index)
@@ -168,6 +182,8 @@ class Unit:
                     "seed": self.seed,
                     "vectors": [None if v is None else np.round(v, 6).tolist()
                                 for v in self.vectors]}
+        if self.seed_image:
+            identity["seed_image"] = _file_digest(self.seed_image)
         text = json.dumps(identity, sort_keys=True, default=list)
         return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:24]
 
@@ -175,6 +191,9 @@ class Unit:
         """What the manifest says about this unit's target."""
         terms = self.job.terms
         info = {"description": self.job.describe(self.indices), "seed": self.seed}
+        if self.seed_image:
+            info["description"] += f" in {os.path.basename(self.seed_image)}"
+            info["seed_image"] = self.seed_image
         if self.job.spec.interpolate:
             info["frames"] = self.job.images_per_unit
             for end, term, index in zip(("from", "to"), terms, self.indices):
@@ -199,10 +218,12 @@ def _target_label(term: Term, index: int) -> str:
     return f"{layer}_dir{index:04d}" if term.takes_vector else f"{layer}_{index:04d}"
 
 
-def unit_seed(job_seed: int, indices: tuple[int, ...]) -> int:
-    """A per-unit seed that depends only on the job seed and the unit's target, so a
-    channel renders the same image whichever other channels its job lists."""
+def unit_seed(job_seed: int, indices: tuple[int, ...], seed_image: str | None = None) -> int:
+    """A per-unit seed that depends only on the job seed and the unit's target (and seed
+    image), so a channel renders the same image whichever other channels its job lists."""
     target = ",".join(str(index) for index in indices)
+    if seed_image:
+        target += ":" + seed_name(seed_image)
     return zlib.crc32(f"{job_seed}:{target}".encode()) & 0x7FFFFFFF
 
 
@@ -254,14 +275,46 @@ def plan_job(path: str, spec: JobSpec, network, precision_of) -> PlannedJob:
                    for group in spec.group_terms)
     if getattr(network, "input_channels", 3) == 1:
         spec = _grayscale(spec)
+    if spec.accentuate:
+        spec = _with_closeness(path, spec, network)
     job = PlannedJob(spec=spec, terms=tuple(resolved_terms),
                      model_fingerprint=getattr(network, "fingerprint", ""),
                      vector_sizes=tuple(sizes), group_terms=groups)
-    job.units = [Unit(job=job, number=n, indices=indices, seed=unit_seed(spec.seed, indices),
+    seed_images = spec.accentuate.images if spec.accentuate else (None,)
+    targets = [(indices, image) for indices in _unit_targets(path, spec, per_term)
+               for image in seed_images]
+    job.units = [Unit(job=job, number=n, indices=indices,
+                      seed=unit_seed(spec.seed, indices, image), seed_image=image,
                       vectors=tuple(None if v is None else v[i]
                                     for v, i in zip(vectors, indices)))
-                 for n, indices in enumerate(_unit_targets(path, spec, per_term))]
+                 for n, (indices, image) in enumerate(targets)]
     return job
+
+
+def _with_closeness(path, spec: JobSpec, network) -> JobSpec:
+    """An accentuation job with the layer it stays close to its seeds in resolved (the
+    model's default when the file names none) and set in its settings."""
+    accentuation = spec.accentuate
+    if accentuation.layer is None:
+        layer = network.layer(default_closeness_layer(network))
+    else:
+        layer = _layer(path, accentuation.line, f"{spec.name}: accentuate.layer", network,
+                       accentuation.layer, spatial=True)
+    closeness = (layer.name, accentuation.weight)
+    return replace(spec, settings=replace(spec.settings, closeness=closeness),
+                   resolved_settings={**spec.resolved_settings,
+                                      "accentuate": {"layer": layer.name,
+                                                     "weight": accentuation.weight,
+                                                     "images": list(accentuation.images)}})
+
+
+def default_closeness_layer(network) -> str:
+    """The layer an accentuation stays close to its seed in when the job names none: the
+    spatial layer a third of the way up the network's (on InceptionV1, Mixed_3b:
+    mixed3a, the layer faccent uses), low enough to keep the seed's shapes, high enough
+    to let their details change."""
+    spatial = [layer.name for layer in network.top_level_layers() if layer.is_spatial]
+    return spatial[(len(spatial) - 1) // 3]
 
 
 def _with_precision(path, spec: JobSpec, precision_of) -> JobSpec:

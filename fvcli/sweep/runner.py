@@ -27,7 +27,7 @@ from ..models.names import resolve_model_spec
 from ..outputs.collect import collect, read_job
 from ..outputs.files import make_row
 from ..outputs.records import (FAILURE_REASON, GRID_FILE, done_record, failed_record,
-                               plan_entry, plan_record)
+                               plan_entry, plan_record, unit_alpha_png, unit_seed_png)
 from ..outputs.store import JobStore
 from .plan import PlannedJob, Unit
 from .progress import Progress, format_duration
@@ -215,6 +215,8 @@ class SweepRunner:
         def advance(steps: int, images: int = len(units) * job.images_per_unit) -> None:
             progress.advance(steps * images)  # padding images are not progress
 
+        if job.spec.accentuate:
+            initial = seed_parameters(job, units, renderer.batch_size)
         result = renderer.render(batch_targets(units, renderer.batch_size), on_steps=advance,
                                  should_stop=self.should_stop, initial=initial)
         if result.timed_steps:
@@ -236,12 +238,16 @@ class SweepRunner:
                           f"{min(steps)}; the other units go on")
             return "failed"
         record = unit_record(unit, result, rows, renderer, batch_units)
-        written = to_uint8(result.images[rows][:job.written_images])
-        alpha = None
+        written = rows.start, rows.start + job.written_images
+        companions = {}
         if result.attribution is not None:
-            alpha = make_row([attribution_to_uint8(image)
-                              for image in result.attribution[rows][:job.written_images]])
-        store.save(unit.file_stem, make_row(written), record, alpha)
+            companions[unit_alpha_png(unit.file_stem)] = make_row(
+                [attribution_to_uint8(image) for image in result.attribution[slice(*written)]])
+        if result.start_images is not None:
+            companions[unit_seed_png(unit.file_stem)] = make_row(
+                to_uint8(result.start_images[slice(*written)]))
+        store.save(unit.file_stem, make_row(to_uint8(result.images[slice(*written)])), record,
+                   companions)
         return "weakened" if record.get("diversity_weakened") else "done"
 
 
@@ -255,12 +261,36 @@ def initial_parameters(job: PlannedJob):
     return Parameterization.of(job.settings.param).from_image(pixels)
 
 
+_seed_parameters_cache: dict = {}
+
+
+def seed_parameters(job: PlannedJob, units: list[Unit], batch_size: int) -> np.ndarray:
+    """[batch, ...] parameters of each unit's seed image (an accentuation's start), padded
+    as :func:`fvcli.engine.targets.batch_targets` pads its targets: with the last unit."""
+    import imageio.v3 as iio
+
+    param = Parameterization.of(job.settings.param)
+    rows = []
+    for unit in units + [units[-1]] * (batch_size // job.images_per_unit - len(units)):
+        key = (unit.seed_image, param)
+        if key not in _seed_parameters_cache:
+            _seed_parameters_cache.clear()  # one job's images at a time
+            _seed_parameters_cache[key] = param.from_image(np.asarray(iio.imread(unit.seed_image)))
+        rows.extend([_seed_parameters_cache[key]] * job.images_per_unit)
+    return np.stack(rows)
+
+
 def unit_record(unit: Unit, result, rows: slice, renderer: Renderer, batch_units: int) -> dict:
     """The record of a rendered unit, from the rows of its batch's result that are its
     images; its seconds are its share of the batch's ``batch_units`` units."""
+    distance = None
+    if result.distance is not None:
+        distance = {"layer": renderer.closeness.layer,
+                    "relative": float(np.mean(result.distance[rows])),
+                    "pixels_rms": float(np.mean(result.pixel_distance[rows]))}
     return done_record(unit, result.objective_start[rows], result.objective_end[rows],
                        result.seconds / batch_units, renderer.precision, renderer.device.name,
-                       renderer.batch_size)
+                       renderer.batch_size, distance)
 
 
 def plan_of(job: PlannedJob, model_record: dict, cost: float, network) -> dict:

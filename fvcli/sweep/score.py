@@ -125,6 +125,10 @@ def plan_scores(prepared_file, judge: tuple | None, shard: Shard) -> list[ScoreT
         return features[key]
 
     for job in prepared_file.jobs:
+        if job.spec.accentuate:
+            raise SpecError(path, job.spec.line, job.name, "score needs a unit's own "
+                            "visualization, and an accentuation shows its unit in seed "
+                            "images; score a job of the same units without accentuate")
         units = [unit for unit in mine if unit.job is job]
         view = replace(job, units=units)
         size = network.native_size or job.settings.size
