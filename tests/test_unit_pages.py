@@ -237,3 +237,32 @@ def test_an_accentuation_shows_seed_accentuation_and_alpha_side_by_side(copy):
     assert len(notes) == 2 and all("accentuation" in note for note in notes)
     assert not [f for f in Page(unit_page(copy, "conv3", "conv3_0000")).figures
                 if "conv3-accent" in f["text"]]
+
+
+def test_fvcli_score_refreshes_the_pages_with_its_scores_and_negative_renderings(tmp_path):
+    from support.demo_net import texture_batch
+
+    images, _ = texture_batch(20, 32, np.random.default_rng(0))
+    (tmp_path / "images").mkdir()
+    for number, image in enumerate(images):
+        iio.imwrite(tmp_path / "images" / f"{number:03d}.png",
+                    (image * 255).round().astype(np.uint8))
+    (tmp_path / "jobs.yaml").write_text(textwrap.dedent("""\
+        model: demo
+        defaults: {size: 32, steps: 4, batch_size: 4}
+        jobs:
+          - {name: units, objective: channel, layer: conv3, channels: 0-1}
+        """))
+    out = tmp_path / "out"
+    result = run("score", tmp_path / "jobs.yaml", "--images", tmp_path / "images",
+                 "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert check_index(out) == 2 * 2
+    scores = json.loads((out / "units" / "scores.json").read_text())["units"]
+    job = Page(out / "_index" / "job-units.html")
+    for figure, unit in zip(job.figures, scores):
+        assert f"MIS {unit['mis_examples']:.2f}" in figure["text"]
+    page = Page(unit_page(out, "units", "conv3_0001"))
+    assert "../units/scores.json" in page.links
+    negative = next(f for f in page.figures if "../units/units/conv3_0001_neg.png" in f["srcs"])
+    assert "negative rendering" in negative["text"]
