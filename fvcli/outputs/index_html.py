@@ -310,7 +310,7 @@ def figure(folder: Folder, view, unit, prefix: str, note: str | None = None,
 def picture_of(view, unit, prefix: str, label: str, alpha_beside: bool = False) -> str:
     """A rendered unit's picture. An accentuation (its record has ``seed_png``): seed |
     accentuation | alpha map side by side. Otherwise the image, faded by its alpha map
-    where it has one (:func:`_image`), and with ``alpha_beside`` the map next to it."""
+    where it has one (:func:`_image`); with ``alpha_beside``: as rendered | faded | map."""
     png = prefix + _href(f"{view.name}/{unit_png(unit.plan['stem'])}")
     record = unit.record or {}
     alpha = record.get("alpha_png")
@@ -328,7 +328,8 @@ def picture_of(view, unit, prefix: str, label: str, alpha_beside: bool = False) 
             + "</span>")
     image = _image(png, alpha_src, label)
     if alpha_beside and alpha_src:
-        image = ("<span class='triple'>"
+        image = ("<span class='triple'><span class='part'><img loading='lazy' "
+                 f"src='{png}' alt='{label}'><small>as rendered</small></span>"
                  f"<span class='part'>{image}<small>faded by its alpha map</small></span>"
                  f"<span class='part'><img loading='lazy' src='{alpha_src}' "
                  f"alt='attribution map of {label}'><small>alpha map</small></span></span>")

@@ -284,21 +284,33 @@ def _examples(view, unit, source_view, source, entry) -> str:
     return "".join(parts)
 
 
+def _kind_rank(kind: str) -> int:
+    """Where a kind of rendering comes among a unit's other renderings: single images
+    first (default, MACO, negative), then diversity strips, accentuations and
+    interpolations."""
+    for rank, word in enumerate(("diversity", "accentuation", "interpolation"), 1):
+        if word in kind:
+            return rank
+    return 0
+
+
 def _other_jobs(folder: Folder, view, unit, joined) -> str:
-    figures = []
+    others = []
     seen = {(view.name, unit.plan["stem"])}
     for key, role in unit_keys(view, unit):
         for other_view, other, other_role in joined.get(key, []):
             if (other_view.name, other.plan["stem"]) in seen:
                 continue
             seen.add((other_view.name, other.plan["stem"]))
-            note = f"{other_view.name} · {kind_of(other_view, other)}"
+            kind = kind_of(other_view, other)
+            note = f"{other_view.name} · {kind}"
             if other_role:
                 note += f" ({other_role} it)"
             if role:
                 note += f", at the {role} end"
-            figures.append(figure(folder, other_view, other, "../", note=note,
-                                  examples=False))
+            others.append((_kind_rank(kind), len(others), other_view, other, note))
+    figures = [figure(folder, other_view, other, "../", note=note, examples=False)
+               for _, _, other_view, other, note in sorted(others, key=lambda o: o[:2])]
     score_negative = _score_negative(view, unit)
     if score_negative is not None:
         figures.append(figure(folder, view, score_negative, "../",
