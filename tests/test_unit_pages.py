@@ -230,6 +230,8 @@ def test_an_accentuation_shows_seed_accentuation_and_alpha_side_by_side(copy):
         assert "0.237" in figure["text"]  # its distance from the seed
     job = Page(copy / "_index" / "job-conv3-accent.html")
     assert "not rendered" in job.figures[1]["text"]
+    page = Page(unit_page(copy, "conv3-accent", "conv3_0001_cat"))
+    assert "<h1>conv3 ch 1 · seed cat.png · job conv3-accent</h1>" in page.text
     waiting = Page(unit_page(copy, "conv3-accent", "conv3_0001_dog"))
     assert "not rendered" in waiting.text and "/data/dog.png" in waiting.text  # as planned
     channel = Page(unit_page(copy, "conv3", "conv3_0001"))  # the channel's page lists both

@@ -393,13 +393,16 @@ def _examples(folder: Folder, view, stem: str, prefix: str) -> str:
 
 
 def unit_label(entry: dict) -> str:
-    """How a unit is called on a page: 'Mixed_4b ch 11', 'class 208', or its description."""
+    """How a unit is called on a page: 'Mixed_4b ch 11', 'class 208', or its description;
+    an accentuation adds its seed image's name ('Mixed_4b ch 11 · seed cat.jpg')."""
+    seed = entry.get("seed_image")
+    seed = f" · seed {os.path.basename(seed)}" if isinstance(seed, str) and seed else ""
     if "channel" in entry:
-        return f"{entry.get('layer', '')} ch {entry['channel']}"
+        return f"{entry.get('layer', '')} ch {entry['channel']}{seed}"
     if "direction" in entry:
-        return f"{entry.get('layer', '')} direction {entry['direction']}"
+        return f"{entry.get('layer', '')} direction {entry['direction']}{seed}"
     if "class" in entry:
-        return f"class {entry['class']}"
+        return f"class {entry['class']}{seed}"
     return entry.get("description", entry.get("stem", ""))
 
 
