@@ -268,3 +268,23 @@ def test_fvcli_score_refreshes_the_pages_with_its_scores_and_negative_renderings
     assert "../units/scores.json" in page.links
     negative = next(f for f in page.figures if "../units/units/conv3_0001_neg.png" in f["srcs"])
     assert "negative rendering" in negative["text"]
+
+
+def test_a_failed_unit_has_a_page_saying_why_and_the_pages_still_resolve(copy):
+    stem = "conv3_0002"
+    units = copy / "conv3-maco" / "units"
+    record = json.loads((units / f"{stem}.json").read_text())
+    failed = {key: record[key] for key in ("description", "seed", "layer", "channel", "stem",
+                                           "fingerprint")}
+    (units / f"{stem}.json").write_text(json.dumps(
+        {**failed, "status": "failed", "step": 3, "reason": "the objective became NaN"}))
+    for name in (f"{stem}.png", f"{stem}.alpha.png"):
+        (units / name).unlink()
+    collect(str(copy))
+    assert check_index(copy) == 2 * (len(JOBS) * len(CHANNELS) - 1)
+    page = Page(unit_page(copy, "conv3-maco", stem))
+    assert "failed at step 3: the objective became NaN" in page.text
+    assert json.loads(page.pre)["status"] == "failed"
+    channel = Page(unit_page(copy, "conv3", stem))  # the default render's page says so too
+    other = next(f for f in channel.figures if "conv3-maco" in f["text"])
+    assert "failed" in other["text"] and not other["srcs"]
