@@ -176,6 +176,7 @@ def _run(prepared, prepared_file, tasks, job_file, images, count, out, shard, ba
                     f"of {len(task.job.units)}; scores.json when every shard is done)")
                 click.echo(f"{where} ({done['images']} images scored, {done['skipped']} "
                            f"skipped, {done['flagged']} units flagged)")
+            _refresh_index(out)
     except ScoreStopped:
         _stopped(stop)
     except ScoreError as error:
@@ -188,6 +189,15 @@ def _run(prepared, prepared_file, tasks, job_file, images, count, out, shard, ba
         fail("interrupted at once; scores already written are kept", ExitCode.INTERRUPTED)
     finally:
         lock.release()
+
+
+def _refresh_index(out: str) -> None:
+    """Rewrite index.html and the job, layer and unit pages (not grids or manifests), so
+    they show the scores just written."""
+    from ..outputs.collect import collect, job_names
+
+    if job_names(out):
+        collect(out, names=[])
 
 
 def _stopped(stop) -> None:

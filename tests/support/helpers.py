@@ -99,14 +99,26 @@ class _Links(HTMLParser):
             self._figure = None
 
 
+def counted_page(page: Path) -> bool:
+    """Whether check_index counts a page's images: the overview, job pages and layer pages
+    in job order (not the unit pages nor the layer pages sorted by a score, which show
+    the same units again)."""
+    name = page.name
+    return (name == "index.html" or name.startswith("job-")
+            or (name.startswith("layer-") and "-by-" not in name))
+
+
 def check_index(out: Path) -> int:
-    """Assert every link of every index page resolves to a file and every image's caption
-    names its unit and objective value as its record says. Returns the images checked."""
+    """Assert every link of every index page (the overview, job, layer and unit pages)
+    resolves to a file, no page fetches anything, and every image's caption names its unit
+    and objective value as its record says. Returns the images checked on the overview,
+    job and layer pages in job order (each unit once per job page and layer page)."""
     pages = [out / "index.html"] + sorted((out / "_index").glob("*.html"))
     checked = 0
     for page in pages:
-        parser = _Links()
-        parser.feed(page.read_text())
+        parser, text = _Links(), page.read_text()
+        assert "<script" not in text.lower(), f"{page} has a script"
+        parser.feed(text)
         for link in parser.links:
             assert not re.match(r"^[a-z]+://", link), f"{page} fetches {link}"
             target = (page.parent / unquote(link)).resolve()
@@ -123,7 +135,7 @@ def check_index(out: Path) -> int:
                      else record["description"])
             assert label in figure["text"], (label, figure["text"])
             assert f"{record['objective_end']:.4g}" in figure["text"]
-            checked += 1
+            checked += counted_page(page)
     return checked
 
 
