@@ -183,6 +183,11 @@ def _job(check: Checker, node: Located, key: str, defaults: dict, overrides: dic
         group = kinds.diversity(check, spec["diversity"], f"{key}.diversity")
         extras = dict(group_terms=(group,), images_per_unit=group.count + 1,
                       reference_images=1)
+    for starts in ("init", "accentuate"):
+        if starts in spec and settings.param.maco:
+            check.fail(spec[starts], f"{key}.{starts}", "param maco holds natural images' "
+                       "magnitude, so it cannot start from an image; use param fft (the "
+                       "default) or pixel")
     if "init" in spec:
         extras["init"] = kinds.init_image(check, spec["init"], f"{key}.init")
     if "accentuate" in spec:

@@ -102,6 +102,8 @@ class Parameterization(ParamSpec):
     def from_image(self, pixels: np.ndarray) -> np.ndarray:
         """The parameters whose image is ``pixels`` (any size, grey or RGB, uint8 or floats
         in [0, 1]), resized to this size: the inverse of :meth:`to_image`."""
+        if self.maco:
+            raise ValueError("MACO's magnitude is fixed, so it cannot hold a given image")
         image = rgb_floats(pixels)
         if self.channels == 1:
             image = image.mean(axis=-1, keepdims=True)
@@ -110,11 +112,8 @@ class Parameterization(ParamSpec):
             image = np.clip(np.asarray(image), 0.0, 1.0)
         edge = 0.25 / 255  # keeps the logit finite; rounds back to 0 and 255
         linear = np.log(np.clip(image, edge, 1 - edge) / (1 - np.clip(image, edge, 1 - edge)))
-        if (self.decorrelate or self.maco) and self.channels == 3:
+        if self.decorrelate and self.channels == 3:
             linear = decorrelated(linear)
-        if self.maco:  # the magnitude is fixed: only the image's phase can be kept
-            phase = np.angle(np.fft.rfft2(np.transpose(linear, [2, 0, 1])))
-            return (_standardised_array(phase) * MACO_PHASE_STDDEV).astype(np.float32)
         if not self.fft:
             return linear.astype(np.float32)
         planes = np.transpose(linear, [2, 0, 1]) * FFT_MAGIC_DIVISOR
@@ -127,10 +126,6 @@ def _standardised(values: tf.Tensor) -> tf.Tensor:
     axes = list(range(1, len(values.shape)))
     mean, variance = tf.nn.moments(values, axes=axes, keepdims=True)
     return (values - mean) * tf.math.rsqrt(variance + 1e-8)
-
-
-def _standardised_array(values: np.ndarray) -> np.ndarray:
-    return (values - values.mean()) / (values.std() + 1e-8)
 
 
 def _mix_colours(values: tf.Tensor, axis: int) -> tf.Tensor:

@@ -235,14 +235,15 @@ class Renderer:
         return self.objective.score(self._evaluate_forward(images), targets), images, distance
 
     def _scores(self, params, targets, step):
-        """([batch] scores to maximise, [batch, size, size, channels] images)."""
+        """([batch] scores to maximise, [batch] penalties of the regularisers, [batch, size,
+        size, channels] images)."""
         images = self.param.to_image(params)
         if self.transforms.crops:
             scores = self._crop_scores(images, targets, step)
         else:
             seen = self.transforms.apply(images, targets["seeds"], step)
             scores = self.objective.training_score(self._forward(seen), targets)
-        return scores - regularizers.penalty(images, dict(self.settings.regularizers)), images
+        return scores, regularizers.penalty(images, dict(self.settings.regularizers)), images
 
     def _crop_scores(self, images, targets, step):
         """The mean score of each image's crops: every crop of the batch goes through the
@@ -260,13 +261,18 @@ class Renderer:
 
     def _step(self, params, first_moment, second_moment, failed_at, extras, targets, step):
         self.traces += 1  # runs only while tracing
-        scores, images = self._scores(params, targets, step)
+        scores, penalties, images = self._scores(params, targets, step)
+        loss = tf.reduce_sum(penalties - scores)
         # tf.gradients, not a tape: the pruned network is an imported graph function,
         # which a GradientTape does not record.
         if self.settings.alpha:
-            gradient, image_gradient = tf.gradients(-tf.reduce_sum(scores), [params, images])
+            gradient, image_gradient = tf.gradients(loss, [params, images])
+            if any(weight for _, weight in self.settings.regularizers):
+                # the attribution is the objective's alone: take the regularisers' part
+                # away, which needs no pass through the network
+                image_gradient -= tf.gradients(tf.reduce_sum(penalties), images)[0]
         else:
-            gradient = tf.gradients(-tf.reduce_sum(scores), params)[0]
+            gradient = tf.gradients(loss, params)[0]
         extras = dict(extras)
         if self.closeness:
             distance = self.closeness.distance(images, extras["reference"])

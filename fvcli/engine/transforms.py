@@ -64,10 +64,8 @@ class Transforms(TransformSpec):
                 noises.append(tf.random.stateless_normal(
                     [self.crops, view, view, images.shape[-1]], seed=key + [0, 1 << 40],
                     stddev=self.noise))
-        crop_major = lambda rows: tf.reshape(tf.transpose(tf.stack(rows), [1, 0, 2]),  # noqa: E731
-                                             [batch * self.crops, -1])
         box_indices = tf.tile(tf.range(batch), [self.crops])
-        views = tf.image.crop_and_resize(images, crop_major(boxes), box_indices, [view, view])
+        views = tf.image.crop_and_resize(images, _crop_major(boxes), box_indices, [view, view])
         if self.noise:
             noise = tf.transpose(tf.stack(noises), [1, 0, 2, 3, 4])
             views += tf.reshape(noise, tf.shape(views))
@@ -107,6 +105,13 @@ def resample(images: tf.Tensor, matrices: tf.Tensor):
         return _bilinear(upstream, _inverted(matrices), 0.0), None
 
     return _bilinear(images, matrices, PAD_VALUE), gradient
+
+
+def _crop_major(per_image: list) -> tf.Tensor:
+    """Per image, [crops, 4] boxes -> [crops x images, 4], crop c of image i in row
+    c * images + i."""
+    stacked = tf.transpose(tf.stack(per_image), [1, 0, 2])
+    return tf.reshape(stacked, [-1, stacked.shape[-1]])
 
 
 def _inverted(matrices: tf.Tensor) -> tf.Tensor:

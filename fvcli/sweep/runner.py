@@ -261,23 +261,16 @@ def initial_parameters(job: PlannedJob):
     return Parameterization.of(job.settings.param).from_image(pixels)
 
 
-_seed_parameters_cache: dict = {}
-
-
 def seed_parameters(job: PlannedJob, units: list[Unit], batch_size: int) -> np.ndarray:
     """[batch, ...] parameters of each unit's seed image (an accentuation's start), padded
-    as :func:`fvcli.engine.targets.batch_targets` pads its targets: with the last unit."""
+    as :func:`fvcli.engine.targets.batch_targets` pads its targets: with the last unit.
+    Each is read when its batch starts: a few milliseconds against the batch's steps."""
     import imageio.v3 as iio
 
     param = Parameterization.of(job.settings.param)
-    rows = []
-    for unit in units + [units[-1]] * (batch_size // job.images_per_unit - len(units)):
-        key = (unit.seed_image, param)
-        if key not in _seed_parameters_cache:
-            _seed_parameters_cache.clear()  # one job's images at a time
-            _seed_parameters_cache[key] = param.from_image(np.asarray(iio.imread(unit.seed_image)))
-        rows.extend([_seed_parameters_cache[key]] * job.images_per_unit)
-    return np.stack(rows)
+    padded = units + [units[-1]] * (batch_size // job.images_per_unit - len(units))
+    return np.stack([param.from_image(np.asarray(iio.imread(unit.seed_image)))
+                     for unit in padded for _ in range(job.images_per_unit)])
 
 
 def unit_record(unit: Unit, result, rows: slice, renderer: Renderer, batch_units: int) -> dict:
