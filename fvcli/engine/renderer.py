@@ -259,20 +259,24 @@ class Renderer:
                     for crop in range(self.transforms.crops)]
         return tf.add_n(per_crop) / self.transforms.crops
 
-    def _step(self, params, first_moment, second_moment, failed_at, extras, targets, step):
-        self.traces += 1  # runs only while tracing
-        scores, penalties, images = self._scores(params, targets, step)
+    def _gradients(self, scores, penalties, params, images):
+        """(the loss's gradient for the parameters, and with alpha the objective's alone
+        for the pixels, else None)."""
         loss = tf.reduce_sum(penalties - scores)
         # tf.gradients, not a tape: the pruned network is an imported graph function,
         # which a GradientTape does not record.
-        if self.settings.alpha:
-            gradient, image_gradient = tf.gradients(loss, [params, images])
-            if any(weight for _, weight in self.settings.regularizers):
-                # the attribution is the objective's alone: take the regularisers' part
-                # away, which needs no pass through the network
-                image_gradient -= tf.gradients(tf.reduce_sum(penalties), images)[0]
-        else:
-            gradient = tf.gradients(loss, params)[0]
+        if not self.settings.alpha:
+            return tf.gradients(loss, params)[0], None
+        gradient, image_gradient = tf.gradients(loss, [params, images])
+        if any(weight for _, weight in self.settings.regularizers):
+            # take the regularisers' part away, which needs no pass through the network
+            image_gradient -= tf.gradients(tf.reduce_sum(penalties), images)[0]
+        return gradient, image_gradient
+
+    def _step(self, params, first_moment, second_moment, failed_at, extras, targets, step):
+        self.traces += 1  # runs only while tracing
+        scores, penalties, images = self._scores(params, targets, step)
+        gradient, image_gradient = self._gradients(scores, penalties, params, images)
         extras = dict(extras)
         if self.closeness:
             distance = self.closeness.distance(images, extras["reference"])
