@@ -114,36 +114,54 @@ def unit_page_names(views) -> dict[tuple[str, str], str]:
             for key, name in names.items()}
 
 
-def figure(folder: Folder, view, unit, prefix: str, note: str | None = None,
-           big: bool = False, examples: bool = True, on_own_page: bool = False) -> str:
-    """A unit as a figure: its picture (seed | accentuation | alpha map for an
-    accentuation; faded by its alpha map where it has one), its examples grid, and a
-    caption naming the unit (and ``note``: its job, its kind), its objective value and
-    scores, with links to its page, PNG and record. Pictures link to the unit's page;
-    ``on_own_page``: to its PNG, with the alpha map beside the faded image."""
+@dataclass(frozen=True)
+class FigureLayout:
+    """How a figure shows its unit, by where it stands: one of :data:`ON_SHEET`,
+    :data:`RELATED` and :data:`ON_OWN_PAGE`."""
+
+    big: bool  # 256 px high pictures, not 128
+    examples: bool  # the unit's dataset examples grid beside its picture
+    own_page: bool  # the picture links to its PNG (not its page), alpha map beside it
+
+
+# On a job or layer page: the picture and its examples grid, linking to the unit's page.
+ON_SHEET = FigureLayout(big=False, examples=True, own_page=False)
+# On another unit's page (the same unit in other jobs): as on a sheet, without the grid.
+RELATED = FigureLayout(big=False, examples=False, own_page=False)
+# At the top of the unit's own page: big, the picture linking to its PNG, the alpha map
+# beside the faded image; its page shows the examples in their own section.
+ON_OWN_PAGE = FigureLayout(big=True, examples=False, own_page=True)
+
+
+def figure(folder: Folder, view, unit, prefix: str, layout: FigureLayout,
+           note: str | None = None) -> str:
+    """A unit as a figure laid out as ``layout`` says: its picture (seed | accentuation |
+    alpha map for an accentuation; faded by its alpha map where it has one), its examples
+    grid, and a caption naming the unit (and ``note``: its job, its kind), its objective
+    value and scores, with links to its page, PNG and record."""
     stem = unit.plan["stem"]
-    page = None if on_own_page else folder.page_of(view, unit)
+    page = None if layout.own_page else folder.page_of(view, unit)
     page_href = prefix + href(page) if page else None
     label = escape(unit_label(unit.plan) + (f" · {note}" if note else ""))
     name = f"<a href='{page_href}'>{label}</a>" if page_href else label
     if not unit.done:
         state = "failed" if unit.failed else "not rendered"
-        return (f"<figure{' class=big' if big else ''}><div class='missing'>{state}</div>"
+        return (f"<figure{' class=big' if layout.big else ''}><div class='missing'>{state}</div>"
                 f"<figcaption class='{'failed' if unit.failed else ''}'>{name}"
                 f"{_score_line(folder, view, unit)}</figcaption></figure>")
     png = prefix + href(f"{view.name}/{unit_png(stem)}")
     record = prefix + href(f"{view.name}/{unit_record_file(stem)}")
     value = f"{unit.record.get('objective_end', float('nan')):.4g}"
-    picture = picture_of(view, unit, prefix, label, alpha_beside=on_own_page)
+    picture = _picture(view, unit, prefix, label, alpha_beside=layout.own_page)
     picture = f"<a href='{page_href or png}'>{picture}</a>"
-    grid = _examples(folder, view, stem, prefix) if examples else ""
-    return (f"<figure{' class=big' if big else ''}>{picture}{grid}"
+    grid = _examples(folder, view, stem, prefix) if layout.examples else ""
+    return (f"<figure{' class=big' if layout.big else ''}>{picture}{grid}"
             f"<figcaption>{name}<br>{value} · <a href='{png}'>png</a> · "
             f"<a href='{record}'>record</a>{_distance(unit.record)}"
             f"{_score_line(folder, view, unit)}</figcaption></figure>")
 
 
-def picture_of(view, unit, prefix: str, label: str, alpha_beside: bool = False) -> str:
+def _picture(view, unit, prefix: str, label: str, alpha_beside: bool) -> str:
     """A rendered unit's picture. An accentuation (its record has ``seed_png``): seed |
     accentuation | alpha map side by side. Otherwise the image, faded by its alpha map
     where it has one (:func:`_image`); with ``alpha_beside``: as rendered | faded | map."""

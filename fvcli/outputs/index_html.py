@@ -14,8 +14,8 @@ import math
 import os
 
 from .files import write_atomic
-from .html_parts import (SCORE_KEYS, Folder, document, escape, figure, href, job_page,
-                         layer_page, read_folder, write_page)
+from .html_parts import (ON_SHEET, SCORE_KEYS, Folder, document, escape, figure, href,
+                         job_page, layer_page, read_folder, write_page)
 from .records import EXAMPLES_FILE, GRID_FILE, INDEX_FILE, MANIFEST_FILE, PAGES_FOLDER, unit_png
 from .scores import SCORES_FILE
 from .unit_pages import write_unit_pages
@@ -174,7 +174,7 @@ def _sheet(folder: Folder, units, prefix: str, show_job: bool = False) -> str:
     """Figures of (job view, unit) pairs; ``show_job`` names the job under each image, for
     pages that gather units of several jobs."""
     return ("<div class='sheet'>"
-            + "".join(figure(folder, view, unit, prefix,
+            + "".join(figure(folder, view, unit, prefix, ON_SHEET,
                              note=view.name if show_job else None)
                       for view, unit in units) + "</div>")
 

@@ -23,8 +23,8 @@ import html
 import json
 import os
 
-from .html_parts import (FLAGGED_TITLE, Folder, escape, figure, format_score, href, job_page,
-                         layer_page, unit_label, write_page)
+from .html_parts import (FLAGGED_TITLE, ON_OWN_PAGE, RELATED, Folder, escape, figure,
+                         format_score, href, job_page, layer_page, unit_label, write_page)
 from .jobs import UnitView
 from .records import DONE, EXAMPLES_FILE, EXAMPLES_FOLDER, INDEX_FILE, PLAN_FILE, \
     unit_png, unit_record_file
@@ -195,8 +195,7 @@ def _navigation(folder: Folder, view, unit, neighbours) -> str:
 
 
 def _visualization(folder: Folder, view, unit) -> str:
-    parts = ["<h2>Visualization</h2>", figure(folder, view, unit, "../", big=True,
-                                              examples=False, on_own_page=True)]
+    parts = ["<h2>Visualization</h2>", figure(folder, view, unit, "../", ON_OWN_PAGE)]
     record = unit.record or {}
     facts = []
     if unit.done:
@@ -309,13 +308,12 @@ def _other_jobs(folder: Folder, view, unit, joined) -> str:
             if role:
                 note += f", at the {role} end"
             others.append((_kind_rank(kind), len(others), other_view, other, note))
-    figures = [figure(folder, other_view, other, "../", note=note, examples=False)
+    figures = [figure(folder, other_view, other, "../", RELATED, note=note)
                for _, _, other_view, other, note in sorted(others, key=lambda o: o[:2])]
     score_negative = _score_negative(view, unit)
     if score_negative is not None:
-        figures.append(figure(folder, view, score_negative, "../",
-                              note=f"{view.name} · negative rendering (fvcli score)",
-                              examples=False))
+        figures.append(figure(folder, view, score_negative, "../", RELATED,
+                              note=f"{view.name} · negative rendering (fvcli score)"))
     heading = "<h2>In other jobs</h2>"
     if not figures:
         return heading + "<p class='note'>No other job of this folder renders this unit.</p>"
