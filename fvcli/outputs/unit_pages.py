@@ -13,8 +13,11 @@ fvcli knows about one planned unit of one job.
   negative rendering ``fvcli score`` leaves beside it;
 - its record, pretty-printed and linked (or its job.json entry while it is not rendered).
 
-Only JSON is read (records, scores, examples.json), never an image, and a page is
-rewritten only when it changed, so a collect stays cheap with 10 000 units.
+No image is read. Beside the JSON the index reads anyway (records, scores), each job's
+examples.json is read at most once, and each unit costs a stat or two: whether ``fvcli score``
+left its negative rendering (units/<stem>_neg.png; then its record is read too) and, for
+a scored unit, which score file to link. A page is rewritten only when it changed, so a
+collect stays cheap with 10 000 units.
 """
 
 from __future__ import annotations
