@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import html
 import os
+import posixpath
 import re
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -22,6 +23,7 @@ SCORE_SHORT = {"mis_examples": "MIS", "mis_visualization": "vis", "natural_path"
                "activation_ratio": "ratio"}
 FLAGGED_TITLE = ("flagged: its picture reaches the unit by a path its natural images do not "
                  "take (natural_path below the threshold)")
+STYLESHEET = f"{PAGES_FOLDER}/fvcli.css"  # linked, relatively, from every page
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; margin-bottom: 2em; }
@@ -261,13 +263,24 @@ def unit_label(entry: dict) -> str:
     return entry.get("description", entry.get("stem", ""))
 
 
+def write_stylesheet(out_dir: str) -> None:
+    """``_index/fvcli.css``, the style every page links to: one file, not the same 2 KB
+    inline in each of 10 000 pages."""
+    _write_if_changed(os.path.join(out_dir, STYLESHEET), STYLE.lstrip().encode("utf8"))
+
 
 def write_page(out_dir: str, relative: str, title: str, body: str, written: set) -> None:
-    """Write a page unless it is already there as it would be written (a collect at the
-    end of each render rewrites the pages of 10 000 units: most have not changed)."""
-    data = document(title, body).encode("utf8")
-    path = os.path.join(out_dir, relative)
+    """Write the page ``relative`` (to ``out_dir``), linking to the stylesheet from where it
+    stands, and add it to ``written``."""
+    stylesheet = posixpath.relpath(STYLESHEET, posixpath.dirname(relative) or ".")
     written.add(relative)
+    _write_if_changed(os.path.join(out_dir, relative),
+                      document(title, body, href(stylesheet)).encode("utf8"))
+
+
+def _write_if_changed(path: str, data: bytes) -> None:
+    """Write ``data`` unless the file already holds it (a collect at the end of each render
+    rewrites the pages of 10 000 units: most have not changed)."""
     try:
         with open(path, "rb") as handle:
             if handle.read(len(data) + 1) == data:
@@ -277,10 +290,12 @@ def write_page(out_dir: str, relative: str, title: str, body: str, written: set)
     write_atomic(path, data)
 
 
-def document(title: str, body: str) -> str:
-    """A whole page: ``title`` as its title and heading, then ``body``."""
+def document(title: str, body: str, stylesheet: str) -> str:
+    """A whole page: ``title`` as its title and heading, then ``body``, styled by the
+    stylesheet at ``stylesheet`` (a link relative to the page)."""
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>{body}</body></html>\n")
+            f"<link rel='stylesheet' href='{stylesheet}'></head>"
+            f"<body><h1>{escape(title)}</h1>{body}</body></html>\n")
 
 
 def job_page(name: str) -> str:

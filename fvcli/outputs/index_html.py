@@ -4,8 +4,9 @@ One overview page (jobs and layers, with counts) and under ``_index/`` one page 
 per layer (and per layer and score, sorted by it, where the layer's units are scored) and
 per unit (:mod:`fvcli.outputs.unit_pages`). Every image is labelled with its unit, its
 objective value and its scores, and links to its unit's page, PNG and record. Plain HTML
-and CSS with lazy-loaded images: no server, no script, nothing fetched from the internet,
-and usable with 10 000 units (records and score files are read, images never are).
+and CSS (one stylesheet, ``_index/fvcli.css``, linked relatively from every page) with
+lazy-loaded images: no server, no script, nothing fetched from the internet, and usable
+with 10 000 units (records and score files are read, images never are).
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from __future__ import annotations
 import math
 import os
 
-from .files import write_atomic
-from .html_parts import (ON_SHEET, SCORE_KEYS, Folder, document, escape, figure, href,
-                         job_page, layer_page, read_folder, write_page)
+from .html_parts import (ON_SHEET, SCORE_KEYS, Folder, escape, figure, href, job_page,
+                         layer_page, read_folder, write_page, write_stylesheet)
 from .records import EXAMPLES_FILE, GRID_FILE, INDEX_FILE, MANIFEST_FILE, PAGES_FOLDER, unit_png
 from .scores import SCORES_FILE
 from .unit_pages import write_unit_pages
@@ -28,9 +28,11 @@ SCORE_NAMES = {"mis_examples": "MIS (examples)", "mis_visualization": "MIS (visu
 
 def write_index(out_dir: str, views) -> None:
     """Write ``out_dir/index.html``, the job and layer pages (and the layer pages sorted
-    by each score the layer's units have) and a page per unit, for ``views``; remove pages
-    of ``_index/`` that no job or layer has any more."""
+    by each score the layer's units have), a page per unit and the stylesheet they share
+    (``_index/fvcli.css``), for ``views``; remove pages of ``_index/`` that no job or
+    layer has any more."""
     folder = read_folder(out_dir, views)
+    write_stylesheet(out_dir)
     written: set[str] = set()
     layers: dict[str, list] = {}
     for view in views:
@@ -42,13 +44,12 @@ def write_index(out_dir: str, views) -> None:
         title = f"job {view.name}"
         body = _sheet(folder, [(view, unit) for unit in view.units], prefix="../")
         write_page(out_dir, job_page(view.name), title, _job_links(folder, view) + body,
-                    written)
+                   written)
     for layer, units in layers.items():
         _write_layer_pages(folder, layer, units, written)
     write_unit_pages(folder, written)
-    write_atomic(os.path.join(out_dir, INDEX_FILE),
-                 document(f"fvcli: {os.path.basename(os.path.abspath(out_dir))}",
-                           _overview(views, layers)).encode("utf8"))
+    write_page(out_dir, INDEX_FILE, f"fvcli: {os.path.basename(os.path.abspath(out_dir))}",
+               _overview(views, layers), written)
     _remove_stale_pages(out_dir, written)
 
 
