@@ -130,6 +130,17 @@ def test_job_and_layer_figures_link_to_their_unit_pages(rendered):
             assert f"../_index/unit-{job}-{stem}.html" in figure["links"]
 
 
+def test_every_page_links_the_one_shared_stylesheet_and_carries_no_css_of_its_own(rendered):
+    stylesheet = rendered / "_index" / "fvcli.css"
+    assert "figure" in stylesheet.read_text()
+    pages = [rendered / "index.html"] + sorted((rendered / "_index").glob("*.html"))
+    for page in pages:
+        text = page.read_text()
+        assert "<style" not in text, page.name
+        link = re.search(r"<link rel='stylesheet' href='([^']+)'>", text).group(1)
+        assert (page.parent / link).resolve() == stylesheet.resolve(), (page.name, link)
+
+
 def test_unit_page_names_and_pages_are_the_same_on_a_second_collect(copy):
     before = {path.name: path.read_bytes() for path in (copy / "_index").glob("*.html")}
     collect(str(copy))

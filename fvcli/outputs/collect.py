@@ -1,6 +1,6 @@
 """Records on disk -> each job's grid.png and manifest.json, and the folder's index.html.
 
-Collect reads what the shards of a sweep left (:mod:`fvcli.outputs.store`) and never imports
+Collect reads what the shards of a sweep left (:mod:`fvcli.outputs.jobs`) and never imports
 TensorFlow. A job shows exactly the units of its ``job.json`` (the job as it now stands);
 records of units that an earlier version of the job had are ignored. Grids and manifests
 are written streaming, a row of tiles and a record at a time, so a job of 10 000 units
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 
 import imageio.v3 as iio
 import numpy as np
@@ -20,80 +19,10 @@ import numpy as np
 from .locks import FileLock
 from .files import (GRID_BACKGROUND, GRID_GAP, MISSING_TILE, grid_shape, write_atomic_stream,
                      write_png_strips)
-from .records import (DONE, FAILED, GRID_FILE, MANIFEST_FILE, PLAN_FILE, STATE_FOLDER,
-                      manifest_header)
+from .index_html import write_index
+from .jobs import JobView, UnitView, job_names, read_job
+from .records import GRID_FILE, MANIFEST_FILE, STATE_FOLDER, manifest_header
 from .store import JobStore
-
-
-@dataclass
-class UnitView:
-    """A planned unit (its job.json entry) and, when it is rendered or failed with its
-    current fingerprint, its record."""
-
-    plan: dict
-    record: dict | None
-    state: str | None = None  # DONE, FAILED or None (see records.unit_state)
-
-    @property
-    def done(self) -> bool:
-        return self.state == DONE
-
-    @property
-    def failed(self) -> bool:
-        return self.state == FAILED
-
-
-@dataclass
-class JobView:
-    """One job folder as collect, status and the index see it."""
-
-    store: JobStore
-    plan: dict
-    units: list[UnitView]
-
-    @property
-    def name(self) -> str:
-        return self.store.name
-
-    @property
-    def done(self) -> int:
-        return sum(unit.done for unit in self.units)
-
-    @property
-    def failed(self) -> int:
-        return sum(unit.failed for unit in self.units)
-
-    @property
-    def complete(self) -> bool:
-        return self.done == len(self.units)
-
-    @property
-    def finished(self) -> bool:
-        """Nothing left to render: every unit is done or failed."""
-        return self.done + self.failed == len(self.units)
-
-
-def read_job(out_dir: str, name: str) -> JobView | None:
-    """The job in ``out_dir/name``, or None when the folder holds no planned job."""
-    store = JobStore(out_dir, name)
-    plan = store.read_plan()
-    if plan is None or not isinstance(plan.get("units"), list):
-        return None
-    units = []
-    for entry in plan["units"]:
-        state, record = store.state(entry["stem"], entry["fingerprint"])
-        units.append(UnitView(plan=entry, record=record if state else None, state=state))
-    return JobView(store=store, plan=plan, units=units)
-
-
-def job_names(out_dir: str) -> list[str]:
-    """Names of the job folders in ``out_dir`` (those with a job.json), sorted."""
-    try:
-        entries = sorted(os.listdir(out_dir))
-    except OSError:
-        return []
-    return [name for name in entries
-            if os.path.isfile(os.path.join(out_dir, name, PLAN_FILE))]
 
 
 def collect_lock(out_dir: str) -> FileLock:
@@ -104,8 +33,6 @@ def collect_lock(out_dir: str) -> FileLock:
 def collect(out_dir: str, names: list[str] | None = None) -> list[JobView]:
     """Write grid.png and manifest.json of the named jobs (default: every job folder) and
     the folder's index.html; return every job's view."""
-    from .index_html import write_index
-
     with collect_lock(out_dir):
         wanted = set(job_names(out_dir) if names is None else names)
         views = [view for view in (read_job(out_dir, name) for name in job_names(out_dir))

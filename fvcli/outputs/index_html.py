@@ -4,132 +4,35 @@ One overview page (jobs and layers, with counts) and under ``_index/`` one page 
 per layer (and per layer and score, sorted by it, where the layer's units are scored) and
 per unit (:mod:`fvcli.outputs.unit_pages`). Every image is labelled with its unit, its
 objective value and its scores, and links to its unit's page, PNG and record. Plain HTML
-and CSS with lazy-loaded images: no server, no script, nothing fetched from the internet,
-and usable with 10 000 units (records and score files are read, images never are).
+and CSS (one stylesheet, ``_index/fvcli.css``, linked relatively from every page) with
+lazy-loaded images: no server, no script, nothing fetched from the internet, and usable
+with 10 000 units (records and score files are read, images never are).
 """
 
 from __future__ import annotations
 
-import hashlib
-import html
 import math
 import os
-import re
-from dataclasses import dataclass
-from urllib.parse import quote
 
-from .files import write_atomic
-from .records import (EXAMPLES_FILE, EXAMPLES_FOLDER, GRID_FILE, INDEX_FILE, MANIFEST_FILE,
-                      PAGES_FOLDER, unit_png, unit_record_file)
-from .scores import SCORES_FILE, read_scores
+from .html_parts import (ON_SHEET, SCORE_KEYS, Folder, escape, figure, href, job_page,
+                         layer_page, read_folder, write_page, write_stylesheet)
+from .records import EXAMPLES_FILE, GRID_FILE, INDEX_FILE, MANIFEST_FILE, PAGES_FOLDER, unit_png
+from .scores import SCORES_FILE
+from .unit_pages import write_unit_pages
 
 PREVIEW_UNITS = 8
-SCORE_KEYS = ("mis_examples", "mis_visualization", "natural_path", "activation_ratio")
-SCORE_SHORT = {"mis_examples": "MIS", "mis_visualization": "vis", "natural_path": "path",
-               "activation_ratio": "ratio"}
 SCORE_NAMES = {"mis_examples": "MIS (examples)", "mis_visualization": "MIS (visualization)",
                "natural_path": "natural path", "activation_ratio": "activation ratio",
                "flagged": "flagged first"}
-FLAGGED_TITLE = ("flagged: its picture reaches the unit by a path its natural images do not "
-                 "take (natural_path below the threshold)")
-STYLE = """
-body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
-table { border-collapse: collapse; margin-bottom: 2em; }
-th, td { padding: .3em .8em; border-bottom: 1px solid #ddd; text-align: left;
-  vertical-align: top; }
-h2 { font-size: 17px; margin: 1.6em 0 .5em; border-bottom: 1px solid #ccc; }
-.sheet { display: flex; flex-wrap: wrap; gap: 8px; }
-figure { margin: 0; min-width: 128px; font-size: 11px; }
-figure img, figure .missing { height: 128px; display: inline-block; vertical-align: top;
-  background: #e0e0e0; margin-right: 4px; }
-figure .missing { width: 128px; }
-figure .missing { display: flex; align-items: center; justify-content: center; color: #666; }
-figure.big { font-size: 13px; }
-figure.big img, figure.big .missing { height: 256px; }
-figure.big .missing { width: 256px; }
-figure.big img.examples { height: auto; }
-figcaption { word-break: break-word; max-width: 520px; }
-.failed, .flag { color: #b00; }
-.flag { font-weight: bold; }
-.banner { border: 2px solid #b00; padding: .4em .8em; display: inline-block; }
-.order b { background: #eee; padding: 0 .3em; }
-.thumb { height: 40px; width: auto; margin-right: 2px; vertical-align: middle; }
-.faded { position: relative; display: inline-block; vertical-align: top; }
-.faded img.alpha { position: absolute; left: 0; top: 0; mix-blend-mode: screen;
-  filter: invert(1); background: none; }
-.triple { display: inline-flex; gap: 4px; align-items: flex-start; }
-.triple span.part { display: inline-block; text-align: center; }
-.triple span.part small { display: block; color: #666; }
-pre { background: #f6f6f6; padding: .8em; overflow-x: auto; font-size: 12px;
-  max-width: 60em; }
-.note { color: #555; font-size: 12px; }
-"""
-
-
-@dataclass
-class JobExtras:
-    """What the pages show of a job beside its renders: each unit's scores (by stem, from
-    scores.json or the per-unit score records) and the stems with an examples grid."""
-
-    scores: dict[str, dict]
-    example_grids: set[str]
-
-
-@dataclass
-class Folder:
-    """An output folder as the pages see it: its jobs, their extras, and each unit's page
-    (by job name and stem)."""
-
-    out_dir: str
-    views: list
-    extras: dict[str, JobExtras]
-    unit_pages: dict[tuple[str, str], str]
-
-    def page_of(self, view, unit) -> str | None:
-        return self.unit_pages.get((view.name, unit.plan["stem"]))
-
-
-def read_folder(out_dir: str, views) -> Folder:
-    """Scores and example grids of every job (one listing and at most one scores file per
-    job, no image read), and every planned unit's page name."""
-    extras = {}
-    for view in views:
-        try:
-            grids = {name[:-4] for name in os.listdir(os.path.join(view.store.folder,
-                                                                   EXAMPLES_FOLDER))
-                     if name.endswith(".png") and not name.startswith(".")}
-        except OSError:
-            grids = set()
-        extras[view.name] = JobExtras(scores=read_scores(view.store.folder),
-                                      example_grids=grids)
-    return Folder(out_dir, views, extras, unit_page_names(views))
-
-
-def unit_page_names(views) -> dict[tuple[str, str], str]:
-    """``_index/unit-<job>-<stem>.html`` for every planned unit, the same on every run.
-    Names that sanitising makes collide (job "a-b" stem "c" and job "a" stem "b-c") each
-    get a short hash of their job and stem."""
-    names: dict[tuple[str, str], str] = {}
-    for view in views:
-        for unit in view.units:
-            stem = unit.plan["stem"]
-            names[(view.name, stem)] = f"unit-{_safe(view.name)}-{_safe(stem)}"
-    counts: dict[str, int] = {}
-    for name in names.values():
-        counts[name] = counts.get(name, 0) + 1
-    return {key: f"{PAGES_FOLDER}/{name}"
-            + (f"-{hashlib.sha1('/'.join(key).encode()).hexdigest()[:8]}"
-               if counts[name] > 1 else "") + ".html"
-            for key, name in names.items()}
 
 
 def write_index(out_dir: str, views) -> None:
     """Write ``out_dir/index.html``, the job and layer pages (and the layer pages sorted
-    by each score the layer's units have) and a page per unit, for ``views``; remove pages
-    of ``_index/`` that no job or layer has any more."""
-    from .unit_pages import write_unit_pages
-
+    by each score the layer's units have), a page per unit and the stylesheet they share
+    (``_index/fvcli.css``), for ``views``; remove pages of ``_index/`` that no job or
+    layer has any more."""
     folder = read_folder(out_dir, views)
+    write_stylesheet(out_dir)
     written: set[str] = set()
     layers: dict[str, list] = {}
     for view in views:
@@ -140,14 +43,13 @@ def write_index(out_dir: str, views) -> None:
     for view in views:
         title = f"job {view.name}"
         body = _sheet(folder, [(view, unit) for unit in view.units], prefix="../")
-        _write_page(out_dir, _job_page(view.name), title, _job_links(folder, view) + body,
-                    written)
+        write_page(out_dir, job_page(view.name), title, _job_links(folder, view) + body,
+                   written)
     for layer, units in layers.items():
         _write_layer_pages(folder, layer, units, written)
     write_unit_pages(folder, written)
-    write_atomic(os.path.join(out_dir, INDEX_FILE),
-                 _document(f"fvcli: {os.path.basename(os.path.abspath(out_dir))}",
-                           _overview(views, layers)).encode("utf8"))
+    write_page(out_dir, INDEX_FILE, f"fvcli: {os.path.basename(os.path.abspath(out_dir))}",
+               _overview(views, layers), written)
     _remove_stale_pages(out_dir, written)
 
 
@@ -160,16 +62,16 @@ def _write_layer_pages(folder: Folder, layer: str, units: list, written: set) ->
                      for view, unit in units)]
     for order in [None, *orders]:
         links = ["<b>job order</b>" if order is None else
-                 f"<a href='{_href(os.path.basename(_layer_page(layer)))}'>job order</a>"]
+                 f"<a href='{href(os.path.basename(layer_page(layer)))}'>job order</a>"]
         for key in orders:
-            page = os.path.basename(_layer_page(layer, key))
-            links.append(f"<b>{_e(SCORE_NAMES[key])}</b>" if key == order else
-                         f"<a href='{_href(page)}'>{_e(SCORE_NAMES[key])}</a>")
+            page = os.path.basename(layer_page(layer, key))
+            links.append(f"<b>{escape(SCORE_NAMES[key])}</b>" if key == order else
+                         f"<a href='{href(page)}'>{escape(SCORE_NAMES[key])}</a>")
         nav = f'<p><a href="../{INDEX_FILE}">all jobs</a></p>'
         if orders:
             nav += "<p class='order'>order: " + " · ".join(links) + "</p>"
         title = f"layer {layer}" + (f", by {SCORE_NAMES[order]}" if order else "")
-        _write_page(folder.out_dir, _layer_page(layer, order), title,
+        write_page(folder.out_dir, layer_page(layer, order), title,
                     nav + _sheet(folder, sort_units(folder, units, order), "../",
                                  show_job=True), written)
 
@@ -227,13 +129,13 @@ def _overview(views, layers) -> str:
         objective = joiner.join(_term_label(term)
                                 for term in view.plan.get("job", {}).get("objective", []))
         rows.append(
-            f"<tr><td><a href='{_href(_job_page(view.name))}'>{_e(view.name)}</a></td>"
-            f"<td>{_e(objective)}</td><td>{view.done} / {len(view.units)}</td>"
+            f"<tr><td><a href='{href(job_page(view.name))}'>{escape(view.name)}</a></td>"
+            f"<td>{escape(objective)}</td><td>{view.done} / {len(view.units)}</td>"
             f"<td class='{'failed' if view.failed else ''}'>{view.failed}</td>"
-            f"<td><a href='{_href(view.name + '/' + GRID_FILE)}'>grid</a> · "
-            f"<a href='{_href(view.name + '/' + MANIFEST_FILE)}'>manifest</a></td>"
+            f"<td><a href='{href(view.name + '/' + GRID_FILE)}'>grid</a> · "
+            f"<a href='{href(view.name + '/' + MANIFEST_FILE)}'>manifest</a></td>"
             f"<td>{_preview(view)}</td></tr>")
-    layer_rows = [f"<tr><td><a href='{_href(_layer_page(layer))}'>{_e(layer)}</a></td>"
+    layer_rows = [f"<tr><td><a href='{href(layer_page(layer))}'>{escape(layer)}</a></td>"
                   f"<td>{sum(unit.done for _, unit in units)} / {len(units)}</td></tr>"
                   for layer, units in sorted(layers.items())]
     return (f"<p>{done} of {total} units rendered in {len(views)} job(s).</p>"
@@ -254,7 +156,7 @@ def _preview(view) -> str:
     shown = [unit for unit in view.units if unit.done][:PREVIEW_UNITS]
     return "".join(
         f"<img class='thumb' loading='lazy' alt='' "
-        f"src='{_href(view.name + '/' + unit_png(unit.plan['stem']))}'>"
+        f"src='{href(view.name + '/' + unit_png(unit.plan['stem']))}'>"
         for unit in shown)
 
 
@@ -263,185 +165,17 @@ def _job_links(folder: Folder, view) -> str:
     extra = ""
     for file in (SCORES_FILE, EXAMPLES_FILE):
         if os.path.exists(os.path.join(view.store.folder, file)):
-            extra += f" · <a href='../{_href(name + '/' + file)}'>{file}</a>"
+            extra += f" · <a href='../{href(name + '/' + file)}'>{file}</a>"
     return (f"<p><a href='../{INDEX_FILE}'>all jobs</a> · {view.done} / {len(view.units)} "
-            f"units · <a href='../{_href(name + '/' + GRID_FILE)}'>{GRID_FILE}</a> · "
-            f"<a href='../{_href(name + '/' + MANIFEST_FILE)}'>{MANIFEST_FILE}</a>{extra}</p>")
+            f"units · <a href='../{href(name + '/' + GRID_FILE)}'>{GRID_FILE}</a> · "
+            f"<a href='../{href(name + '/' + MANIFEST_FILE)}'>{MANIFEST_FILE}</a>{extra}</p>")
 
 
 def _sheet(folder: Folder, units, prefix: str, show_job: bool = False) -> str:
     """Figures of (job view, unit) pairs; ``show_job`` names the job under each image, for
     pages that gather units of several jobs."""
     return ("<div class='sheet'>"
-            + "".join(figure(folder, view, unit, prefix,
+            + "".join(figure(folder, view, unit, prefix, ON_SHEET,
                              note=view.name if show_job else None)
                       for view, unit in units) + "</div>")
 
-
-def figure(folder: Folder, view, unit, prefix: str, note: str | None = None,
-           big: bool = False, examples: bool = True, on_own_page: bool = False) -> str:
-    """A unit as a figure: its picture (seed | accentuation | alpha map for an
-    accentuation; faded by its alpha map where it has one), its examples grid, and a
-    caption naming the unit (and ``note``: its job, its kind), its objective value and
-    scores, with links to its page, PNG and record. Pictures link to the unit's page;
-    ``on_own_page``: to its PNG, with the alpha map beside the faded image."""
-    stem = unit.plan["stem"]
-    page = None if on_own_page else folder.page_of(view, unit)
-    page_href = prefix + _href(page) if page else None
-    label = _e(unit_label(unit.plan) + (f" · {note}" if note else ""))
-    name = f"<a href='{page_href}'>{label}</a>" if page_href else label
-    if not unit.done:
-        state = "failed" if unit.failed else "not rendered"
-        return (f"<figure{' class=big' if big else ''}><div class='missing'>{state}</div>"
-                f"<figcaption class='{'failed' if unit.failed else ''}'>{name}"
-                f"{_score_line(folder, view, unit)}</figcaption></figure>")
-    png = prefix + _href(f"{view.name}/{unit_png(stem)}")
-    record = prefix + _href(f"{view.name}/{unit_record_file(stem)}")
-    value = f"{unit.record.get('objective_end', float('nan')):.4g}"
-    picture = picture_of(view, unit, prefix, label, alpha_beside=on_own_page)
-    picture = f"<a href='{page_href or png}'>{picture}</a>"
-    grid = _examples(folder, view, stem, prefix) if examples else ""
-    return (f"<figure{' class=big' if big else ''}>{picture}{grid}"
-            f"<figcaption>{name}<br>{value} · <a href='{png}'>png</a> · "
-            f"<a href='{record}'>record</a>{_distance(unit.record)}"
-            f"{_score_line(folder, view, unit)}</figcaption></figure>")
-
-
-def picture_of(view, unit, prefix: str, label: str, alpha_beside: bool = False) -> str:
-    """A rendered unit's picture. An accentuation (its record has ``seed_png``): seed |
-    accentuation | alpha map side by side. Otherwise the image, faded by its alpha map
-    where it has one (:func:`_image`); with ``alpha_beside``: as rendered | faded | map."""
-    png = prefix + _href(f"{view.name}/{unit_png(unit.plan['stem'])}")
-    record = unit.record or {}
-    alpha = record.get("alpha_png")
-    alpha_src = prefix + _href(f"{view.name}/{alpha}") if alpha else None
-    seed = record.get("seed_png")
-    if seed:
-        parts = [("seed", f"<img loading='lazy' src='{prefix + _href(view.name + '/' + seed)}'"
-                          f" alt='seed of {label}'>"),
-                 ("accentuation", f"<img loading='lazy' src='{png}' alt='{label}'>")]
-        if alpha_src:
-            parts.append(("alpha map", f"<img loading='lazy' src='{alpha_src}' "
-                                       f"alt='attribution map of {label}'>"))
-        return ("<span class='triple'>" + "".join(
-            f"<span class='part'>{image}<small>{name}</small></span>" for name, image in parts)
-            + "</span>")
-    image = _image(png, alpha_src, label)
-    if alpha_beside and alpha_src:
-        image = ("<span class='triple'><span class='part'><img loading='lazy' "
-                 f"src='{png}' alt='{label}'><small>as rendered</small></span>"
-                 f"<span class='part'>{image}<small>faded by its alpha map</small></span>"
-                 f"<span class='part'><img loading='lazy' src='{alpha_src}' "
-                 f"alt='attribution map of {label}'><small>alpha map</small></span></span>")
-    return image
-
-
-def _image(png: str, alpha_src: str | None, label: str) -> str:
-    """The unit's image; where it has an attribution map, faded to white where the map is
-    dark: the grey map, inverted, is laid over the image in screen mode, which gives
-    image x alpha + white x (1 - alpha) (a CSS mask would be refused on pages opened from
-    disk)."""
-    image = f"<img loading='lazy' src='{png}' alt='{label}'>"
-    if not alpha_src:
-        return image
-    return (f"<span class='faded' title='faded where it mattered least'>{image}"
-            f"<img class='alpha' loading='lazy' src='{alpha_src}' alt=''></span>")
-
-
-def _distance(record: dict) -> str:
-    """An accentuation's distance from its seed, where its record has one."""
-    distance = record.get("distance")
-    if not isinstance(distance, dict):
-        return ""
-    parts = []
-    if isinstance(distance.get("relative"), (int, float)):
-        parts.append(f"{distance['relative']:.3g} of the seed's norm"
-                     + (f" at {_e(distance['layer'])}" if distance.get("layer") else ""))
-    if isinstance(distance.get("pixels_rms"), (int, float)):
-        parts.append(f"pixels rms {distance['pixels_rms']:.3g}")
-    return "<br>from seed: " + ", ".join(parts) if parts else ""
-
-
-def _score_line(folder: Folder, view, unit) -> str:
-    """'MIS 0.83 · vis 0.71 · path 1.06 · ratio 3.1' and a red 'flagged', when the unit
-    is scored."""
-    scores = folder.extras[view.name].scores.get(unit.plan["stem"])
-    if not scores:
-        return ""
-    parts = [f"{SCORE_SHORT[key]} {format_score(scores.get(key))}"
-             for key in SCORE_KEYS if key in scores]
-    line = "<br><span class='scores'>" + " · ".join(parts) + "</span>"
-    if scores.get("flagged"):
-        line += f" <span class='flag' title='{_e(FLAGGED_TITLE)}'>flagged</span>"
-    return line
-
-
-def format_score(value) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "–"
-    return f"{value:.2f}" if abs(value) < 100 else f"{value:.3g}"
-
-
-def _examples(folder: Folder, view, stem: str, prefix: str) -> str:
-    """The unit's dataset examples (rows: top, slightly positive, slightly negative,
-    bottom) beside its image, where `fvcli examples` wrote them."""
-    if stem not in folder.extras[view.name].example_grids:
-        return ""
-    grid = prefix + _href(f"{view.name}/{EXAMPLES_FOLDER}/{stem}.png")
-    return (f"<a href='{grid}'><img class='examples' loading='lazy' src='{grid}' "
-            "alt='dataset examples: top, slightly positive, slightly negative, bottom'></a>")
-
-
-def unit_label(entry: dict) -> str:
-    """How a unit is called on a page: 'Mixed_4b ch 11', 'class 208', or its description;
-    an accentuation adds its seed image's name ('Mixed_4b ch 11 · seed cat.jpg')."""
-    seed = entry.get("seed_image")
-    seed = f" · seed {os.path.basename(seed)}" if isinstance(seed, str) and seed else ""
-    if "channel" in entry:
-        return f"{entry.get('layer', '')} ch {entry['channel']}{seed}"
-    if "direction" in entry:
-        return f"{entry.get('layer', '')} direction {entry['direction']}{seed}"
-    if "class" in entry:
-        return f"class {entry['class']}{seed}"
-    return entry.get("description", entry.get("stem", ""))
-
-
-def _write_page(out_dir: str, relative: str, title: str, body: str, written: set) -> None:
-    """Write a page unless it is already there as it would be written (a collect at the
-    end of each render rewrites the pages of 10 000 units: most have not changed)."""
-    data = _document(title, body).encode("utf8")
-    path = os.path.join(out_dir, relative)
-    written.add(relative)
-    try:
-        with open(path, "rb") as handle:
-            if handle.read(len(data) + 1) == data:
-                return
-    except OSError:
-        pass
-    write_atomic(path, data)
-
-
-def _document(title: str, body: str) -> str:
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{_e(title)}</title>"
-            f"<style>{STYLE}</style></head><body><h1>{_e(title)}</h1>{body}</body></html>\n")
-
-
-def _job_page(name: str) -> str:
-    return f"{PAGES_FOLDER}/job-{_safe(name)}.html"
-
-
-def _layer_page(layer: str, order: str | None = None) -> str:
-    """The layer's page, or with ``order`` (a score key or "flagged") its page sorted by it."""
-    return f"{PAGES_FOLDER}/layer-{_safe(layer)}" + (f"-by-{order}" if order else "") + ".html"
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
-
-
-def _href(path: str) -> str:
-    return quote(path)
-
-
-def _e(text) -> str:
-    return html.escape(str(text), quote=True)

@@ -2,8 +2,9 @@
 holds, and the rule that says a unit is done.
 
     <out>/.fvcli/                   locks and logs of fvcli itself
-    <out>/index.html                every job and layer, and _index/ their pages and a page
-                                    per unit (index_html, unit_pages)
+    <out>/index.html                every job and layer, and _index/ their pages, a page
+                                    per unit (index_html, unit_pages) and fvcli.css, the
+                                    style they all link to
     <out>/<job>/job.json            the job as planned: settings, model, versions, every unit
                                     with its fingerprint and cost (:func:`plan_record`)
     <out>/<job>/units/<stem>.png    a rendered unit

@@ -13,8 +13,11 @@ fvcli knows about one planned unit of one job.
   negative rendering ``fvcli score`` leaves beside it;
 - its record, pretty-printed and linked (or its job.json entry while it is not rendered).
 
-Only JSON is read (records, scores, examples.json), never an image, and a page is
-rewritten only when it changed, so a collect stays cheap with 10 000 units.
+No image is read. Beside the JSON the index reads anyway (records, scores), each job's
+examples.json is read at most once, and each unit costs a stat or two: whether ``fvcli score``
+left its negative rendering (units/<stem>_neg.png; then its record is read too) and, for
+a scored unit, which score file to link. A page is rewritten only when it changed, so a
+collect stays cheap with 10 000 units.
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ import html
 import json
 import os
 
-from .collect import UnitView
-from .index_html import (Folder, FLAGGED_TITLE, _e, _href, _job_page, _layer_page,
-                         _write_page, figure, format_score, unit_label)
+from .html_parts import (FLAGGED_TITLE, ON_OWN_PAGE, RELATED, Folder, escape, figure,
+                         format_score, href, job_page, layer_page, unit_label, write_page)
+from .jobs import UnitView
 from .records import DONE, EXAMPLES_FILE, EXAMPLES_FOLDER, INDEX_FILE, PLAN_FILE, \
     unit_png, unit_record_file
 from .scores import SCORES_FILE, unit_score_file
@@ -133,7 +136,7 @@ def write_unit_pages(folder: Folder, written: set) -> None:
             found = _examples_of(folder, view, unit, joined)
             entry = entries(found[0]).get(found[1].plan["stem"]) if found else None
             body = _unit_body(folder, view, unit, joined, neighbours, found, entry)
-            _write_page(folder.out_dir, folder.page_of(view, unit), title, body, written)
+            write_page(folder.out_dir, folder.page_of(view, unit), title, body, written)
 
 
 def _examples_of(folder: Folder, view, unit, joined):
@@ -180,23 +183,22 @@ def _unit_body(folder: Folder, view, unit, joined, neighbours, examples, entry) 
 
 def _navigation(folder: Folder, view, unit, neighbours) -> str:
     links = [f"<a href='../{INDEX_FILE}'>all jobs</a>",
-             f"job <a href='{_href(os.path.basename(_job_page(view.name)))}'>"
-             f"{_e(view.name)}</a>"]
+             f"job <a href='{href(os.path.basename(job_page(view.name)))}'>"
+             f"{escape(view.name)}</a>"]
     layer = unit.plan.get("layer")
     if layer:
-        links.append(f"layer <a href='{_href(os.path.basename(_layer_page(layer)))}'>"
-                     f"{_e(layer)}</a>")
+        links.append(f"layer <a href='{href(os.path.basename(layer_page(layer)))}'>"
+                     f"{escape(layer)}</a>")
     for arrow, other in zip(("previous", "next"), neighbours):
         if other is not None:
             page = os.path.basename(folder.page_of(view, other))
-            links.append(f"{arrow}: <a href='{_href(page)}'>{_e(unit_label(other.plan))}</a>")
-    return (f"<p>{' · '.join(links)}</p><p>{_e(kind_of(view, unit))} · "
-            f"{_e(unit.plan.get('description', ''))}</p>")
+            links.append(f"{arrow}: <a href='{href(page)}'>{escape(unit_label(other.plan))}</a>")
+    return (f"<p>{' · '.join(links)}</p><p>{escape(kind_of(view, unit))} · "
+            f"{escape(unit.plan.get('description', ''))}</p>")
 
 
 def _visualization(folder: Folder, view, unit) -> str:
-    parts = ["<h2>Visualization</h2>", figure(folder, view, unit, "../", big=True,
-                                              examples=False, on_own_page=True)]
+    parts = ["<h2>Visualization</h2>", figure(folder, view, unit, "../", ON_OWN_PAGE)]
     record = unit.record or {}
     facts = []
     if unit.done:
@@ -220,7 +222,7 @@ def _visualization(folder: Folder, view, unit) -> str:
         facts.append(f"failed at step {record.get('step')}: {record.get('reason', '')}")
     else:
         facts.append("not rendered yet (or rendered with other settings than the job's now)")
-    parts.append("<ul>" + "".join(f"<li>{_e(fact)}</li>" for fact in facts) + "</ul>")
+    parts.append("<ul>" + "".join(f"<li>{escape(fact)}</li>" for fact in facts) + "</ul>")
     return "".join(parts)
 
 
@@ -240,31 +242,31 @@ def _scores(folder: Folder, view, unit) -> str:
             shown = format_score(value)
         if key == "natural_path" and isinstance(scores.get("natural_path_layers"), dict):
             shown += "<br><small>" + "<br>".join(
-                f"{_e(layer)} {format_score(ratio)}"
+                f"{escape(layer)} {format_score(ratio)}"
                 for layer, ratio in scores["natural_path_layers"].items()) + "</small>"
-        rows.append(f"<tr><td>{key}</td><td>{shown}</td><td>{_e(meaning)}</td></tr>")
-    banner = (f"<p class='banner flag'>{_e(FLAGGED_TITLE)}</p>"
+        rows.append(f"<tr><td>{key}</td><td>{shown}</td><td>{escape(meaning)}</td></tr>")
+    banner = (f"<p class='banner flag'>{escape(FLAGGED_TITLE)}</p>"
               if scores.get("flagged") else "")
     source = next((file for file in (SCORES_FILE, unit_score_file(stem))
                    if os.path.exists(os.path.join(view.store.folder, file))), None)
-    link = (f" · <a href='../{_href(view.name + '/' + source)}'>{_e(source)}</a>"
+    link = (f" · <a href='../{href(view.name + '/' + source)}'>{escape(source)}</a>"
             if source else "")
     return ("<h2>Scores</h2>" + banner
             + "<table><tr><th>score</th><th>value</th><th>what it says</th></tr>"
             + "".join(rows) + "</table>"
-            + f"<p class='note'>{_e(MIS_NOTE)}{link}</p>")
+            + f"<p class='note'>{escape(MIS_NOTE)}{link}</p>")
 
 
 def _examples(view, unit, source_view, source, entry) -> str:
     """The examples grid and the top and bottom images of ``source`` (the unit itself, or
     the same unit in job ``source_view``)."""
     stem = source.plan["stem"]
-    grid = f"../{_href(source_view.name + '/' + EXAMPLES_FOLDER + '/' + stem + '.png')}"
+    grid = f"../{href(source_view.name + '/' + EXAMPLES_FOLDER + '/' + stem + '.png')}"
     found_for = ("" if source_view is view else
-                 f" (found for job {_e(source_view.name)})")
+                 f" (found for job {escape(source_view.name)})")
     parts = ["<h2>Dataset examples</h2>",
              f"<figure class='big'><a href='{grid}'><img class='examples' loading='lazy' "
-             f"src='{grid}' alt='dataset examples of {_e(unit_label(unit.plan))}'></a>"
+             f"src='{grid}' alt='dataset examples of {escape(unit_label(unit.plan))}'></a>"
              "<figcaption>rows: top, slightly positive, slightly negative, bottom"
              f"{found_for}</figcaption></figure>"]
     if entry:
@@ -273,13 +275,13 @@ def _examples(view, unit, source_view, source, entry) -> str:
             found = entry.get(kind)
             if isinstance(found, list) and found:
                 items = ", ".join(
-                    f"{_e(example.get('image', '?'))} ({format_score(example.get('score'))})"
+                    f"{escape(example.get('image', '?'))} ({format_score(example.get('score'))})"
                     for example in found if isinstance(example, dict))
                 rows.append(f"<tr><td>{kind}</td><td>{meaning}</td><td>{items}</td></tr>")
         if rows:
             parts.append("<table><tr><th>row</th><th></th><th>image (score)</th></tr>"
                          + "".join(rows) + "</table>")
-        record = f"../{_href(source_view.name + '/' + EXAMPLES_FILE)}"
+        record = f"../{href(source_view.name + '/' + EXAMPLES_FILE)}"
         parts.append(f"<p class='note'><a href='{record}'>{EXAMPLES_FILE}</a></p>")
     return "".join(parts)
 
@@ -309,13 +311,12 @@ def _other_jobs(folder: Folder, view, unit, joined) -> str:
             if role:
                 note += f", at the {role} end"
             others.append((_kind_rank(kind), len(others), other_view, other, note))
-    figures = [figure(folder, other_view, other, "../", note=note, examples=False)
+    figures = [figure(folder, other_view, other, "../", RELATED, note=note)
                for _, _, other_view, other, note in sorted(others, key=lambda o: o[:2])]
     score_negative = _score_negative(view, unit)
     if score_negative is not None:
-        figures.append(figure(folder, view, score_negative, "../",
-                              note=f"{view.name} · negative rendering (fvcli score)",
-                              examples=False))
+        figures.append(figure(folder, view, score_negative, "../", RELATED,
+                              note=f"{view.name} · negative rendering (fvcli score)"))
     heading = "<h2>In other jobs</h2>"
     if not figures:
         return heading + "<p class='note'>No other job of this folder renders this unit.</p>"
@@ -339,10 +340,10 @@ def _score_negative(view, unit) -> UnitView | None:
 def _record(view, unit) -> str:
     stem = unit.plan["stem"]
     if unit.record is not None:
-        link = f"../{_href(view.name + '/' + unit_record_file(stem))}"
-        return (f"<h2>Record</h2><p><a href='{link}'>{_e(unit_record_file(stem))}</a></p>"
+        link = f"../{href(view.name + '/' + unit_record_file(stem))}"
+        return (f"<h2>Record</h2><p><a href='{link}'>{escape(unit_record_file(stem))}</a></p>"
                 f"{_pre(unit.record)}")
-    link = f"../{_href(view.name + '/' + PLAN_FILE)}"
+    link = f"../{href(view.name + '/' + PLAN_FILE)}"
     return (f"<h2>Record</h2><p>Not rendered: as planned in <a href='{link}'>{PLAN_FILE}</a>"
             f"</p>{_pre(unit.plan)}")
 
