@@ -142,10 +142,13 @@ def _images_or_fail(folder: str) -> int:
 
 def _run(prepared, prepared_file, tasks, job_file, images, count, out, shard, batch_size,
          quiet) -> None:
-    """Render what is missing, score every task, and map how it ended to an exit code."""
+    """Stream the folder for every task (bad input stops here, before anything is
+    written), render what is missing, score every task, and map how it ended to an exit
+    code."""
     from ..engine.memory import OutOfMemory
     from ..outputs.locks import run_lock
-    from ..sweep.score import ScoreError, ScoreStopped, render_missing, score_task
+    from ..sweep.score import (ScoreError, ScoreStopped, render_missing, score_task,
+                               stream_folder)
     from ..sweep.signals import StopSignals
 
     lock = run_lock(out, [job_file], shard)  # the lock render takes: never both at once
@@ -157,6 +160,8 @@ def _run(prepared, prepared_file, tasks, job_file, images, count, out, shard, ba
             click.echo(f"fvcli: warning: {message}", err=True)
     try:
         with StopSignals() as stop:
+            passes = [stream_folder(task, images, batch_size, count, quiet, warn, stop)
+                      for task in tasks]
             if not lock.acquire(wait=False):
                 fail(f"another render or score of {job_file} into {out} (shard {shard}) is "
                      f"still going (host and pid: {lock.holder()}); run again when it ends",
@@ -169,8 +174,8 @@ def _run(prepared, prepared_file, tasks, job_file, images, count, out, shard, ba
             if failed:
                 warn(f"{len(failed)} rendering(s) failed (NaN or infinite numbers): "
                      f"{', '.join(failed[:5])}; their units' visualization scores are null")
-            for task in tasks:
-                done = score_task(task, images, out, batch_size, count, quiet, warn, stop)
+            for task, folder_pass in zip(tasks, passes):
+                done = score_task(task, folder_pass, images, out)
                 where = done["scores_json"] or (
                     f"{os.path.join(out, task.job.name, 'scores')}/ ({len(task.units)} units "
                     f"of {len(task.job.units)}; scores.json when every shard is done)")
