@@ -22,26 +22,29 @@ natural images do (after Geirhos et al., "Don't trust your eyes").
 Writes OUT/<job>/scores.json and a record per unit, OUT/<job>/scores/<unit>.json. Per unit:
 
 \b
-  activation_ratio   the objective's scalar on the visualization (units/<unit>.png)
-                     over its maximum on the folder (on the pre-activation where the
-                     layer has one); null when that maximum is not positive
+  activation_ratio   the scalar the objective reports (post-ReLU for a positive
+                     term) on the visualization (units/<unit>.png, resized to the size
+                     the folder is fed at; a diversity unit's mean) over its largest
+                     value on the folder; null when that is not positive
   mis_examples       MIS with natural explanations: 9 of the unit's 20 most and least
                      activating images as explanations, one of the others as query
   mis_visualization  the same queries, with the visualization and the negative
                      rendering (units/<unit>_neg.png) as explanations
-  natural_path       at the 3 spatial layers below the unit: mean cosine of the
-                     visualization's pooled activations to those of the top images,
-                     over that of the top images to each other; the minimum
-  flagged            natural_path below 0.5
+  natural_path       at the spatial layer directly below the unit: cosine of the
+                     visualization's pooled activations with the top images' mean,
+                     both less the folder's mean (the 3 layers below are reported)
+  flagged            natural_path below 0.35
 
 MIS values are in [0, 1] (0.5: chance) and are NOT comparable to published MIS values:
 the judge is a network's pooled features, not DreamSim, and alpha is not fitted to
 people. A model judging its own units is partial: compare models under one --judge.
 See README, "Scoring units".
 
-Units of channel, neuron, direction and class jobs are scored. Their visualizations and
-negative renderings are rendered first where missing, exactly as `fvcli render` would
-(same settings, same files, so either reuses the other's): --steps, --size, --seed and
+Units of channel, neuron, direction and class jobs (with or without diversity) are
+scored. The folder is streamed first (a folder with too few readable images stops the
+run before anything is written); then visualizations and negative renderings are
+rendered where missing, exactly as `fvcli render` would (same settings, same files, so
+either reuses the other's): --steps, --size, --seed and
 --precision are render's, so give those you rendered with. The folder is streamed: one
 forward pass per batch scores every unit of a job, and only each unit's 20 most and least
 activating images are read again. --shard I/N scores the units render's --shard I/N

@@ -269,8 +269,8 @@ def score_settings(task: ScoreTask, folder: str, images: int, pool: int) -> dict
                              "of": PATH_DEFINITION}}
 
 
-PATH_DEFINITION = ("visualization-to-top over top-to-top mean cosine of spatially pooled "
-                   "activations less the folder's mean; the minimum over layers")
+PATH_DEFINITION = ("cosine of the visualization's spatially pooled activations with the "
+                   "top images' mean, both less the folder's mean, at the last layer")
 
 
 def _chunks(run, unit_count: int, pool: int) -> list[list[int]]:
@@ -346,38 +346,46 @@ def _gather(task: ScoreTask, run, numbers: list[int], pool: int, store: JobStore
     kept_top = sorted({image for n in numbers for image in tops[n]})
     judged = _judged([Picture(run.paths[image]) for image in kept], task.judge_features)
     layers, _ = _on_the_way([Picture(run.paths[image]) for image in kept_top], task.scorer)
-
-    images = task.job.written_images  # a unit's PNG is a row of them (diversity)
-    twins = {unit.number: unit for unit in task.twin.units}
-    positives, negatives = {}, {}  # unit position -> its pictures, where rendered
-    for n in numbers:
-        unit, twin = task.units[n], twins[task.units[n].number]
-        if store.is_done(unit.file_stem, unit.fingerprint):
-            positives[n] = [Picture(store.png_path(unit.file_stem), part, images)
-                            for part in range(images)]
-        if store.is_done(twin.file_stem, twin.fingerprint):
-            negatives[n] = [Picture(store.png_path(twin.file_stem), part, images)
-                            for part in range(images)]
-    shown_positive = [picture for n in positives for picture in positives[n]]
-    shown = shown_positive + [picture for n in negatives for picture in negatives[n]]
-    shown_judged = _judged(shown, task.judge_features)
-    shown_layers, shown_objective = (_on_the_way(shown_positive, task.scorer)
-                                     if shown_positive else ([], None))
-    visualized, row = {n: {} for n in numbers}, 0
-    for n in positives:
-        rows = slice(row, row + images)
-        visualized[n] = {"judged": shown_judged[rows],
-                         "on_the_way": [layer[rows] for layer in shown_layers],
-                         "objective": shown_objective[rows, n]}
-        row += images
-    for n in negatives:
-        visualized[n]["negative"] = shown_judged[row:row + images]
-        row += images
     return Chunk(tops=tops, bottoms=bottoms,
                  judged={image: judged[i] for i, image in enumerate(kept)},
                  on_the_way={image: [layer[i] for layer in layers]
                              for i, image in enumerate(kept_top)},
-                 shown=visualized)
+                 shown=_visualizations(task, numbers, store))
+
+
+def _visualizations(task: ScoreTask, numbers: list[int], store: JobStore) -> dict:
+    """Chunk.shown of units ``numbers``: their rendered images' judge features, pooled
+    lower-layer activations and objective's scalar, and their negative renderings' judge
+    features, each where it is on disk. A unit's PNG is a row of its written images."""
+    images = task.job.written_images
+    twins = {unit.number: unit for unit in task.twin.units}
+
+    def pictures(unit) -> list[Picture]:
+        if not store.is_done(unit.file_stem, unit.fingerprint):
+            return []
+        return [Picture(store.png_path(unit.file_stem), part, images) for part in range(images)]
+
+    positives = {n: pictures(task.units[n]) for n in numbers}
+    negatives = {n: pictures(twins[task.units[n].number]) for n in numbers}
+    shown_positive = [picture for n in numbers for picture in positives[n]]
+    shown = shown_positive + [picture for n in numbers for picture in negatives[n]]
+    judged = _judged(shown, task.judge_features)
+    layers, objective = (_on_the_way(shown_positive, task.scorer) if shown_positive
+                         else ([], None))
+    visualized, row = {}, 0
+    for n in numbers:
+        visualized[n] = {}
+        if positives[n]:
+            rows = slice(row, row + images)
+            visualized[n] = {"judged": judged[rows],
+                             "on_the_way": [layer[rows] for layer in layers],
+                             "objective": objective[rows, n]}
+            row += images
+    for n in numbers:
+        if negatives[n]:
+            visualized[n]["negative"] = judged[row:row + images]
+            row += images
+    return visualized
 
 
 def unit_scores(task: ScoreTask, chunk: Chunk, n: int, run) -> dict:
