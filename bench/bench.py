@@ -325,7 +325,9 @@ def score_rate(network, out: str, images: int, channels: int = 64) -> dict:
     import imageio.v3 as iio
     import numpy as np
     from fvcli.sweep.prepare import PreparedFile
-    from fvcli.sweep.score import plan_scores, score_task
+    import time
+
+    from fvcli.sweep.score import plan_scores, score_task, stream_folder
     from fvcli.sweep.shards import Shard
     from support.demo_net import texture
 
@@ -344,11 +346,13 @@ def score_rate(network, out: str, images: int, channels: int = 64) -> dict:
     jobs = plan_job_file(job_file, network, lambda requested: resolve_precision(requested,
                                                                                 device))
     (task,) = plan_scores(PreparedFile(job_file, jobs, network, "inception_v1"), None, Shard())
-    result = score_task(task, folder, out, 32, images, quiet=True, warn=print)
+    started = time.perf_counter()
+    folder_pass = stream_folder(task, folder, 32, images, quiet=True, warn=print)
+    score_task(task, folder_pass, folder, out)
+    seconds = time.perf_counter() - started
     return {"measure": "score", "layer": LAYER, "units": channels, "images": images,
-            "pass_images_per_s": round(images / result["pass_seconds"], 1),
-            "images_per_s": round(images / result["seconds"], 1),
-            "wall_s": round(result["seconds"], 1)}
+            "pass_images_per_s": round(images / folder_pass.seconds, 1),
+            "images_per_s": round(images / seconds, 1), "wall_s": round(seconds, 1)}
 
 
 def traces_over_three_batches(network) -> dict:

@@ -119,7 +119,7 @@ def two_path_model(tmp_path_factory):
 
 @pytest.mark.slow
 def test_a_unit_reached_by_a_path_natural_images_never_take_is_flagged(two_path_model,
-                                                                       tmp_path):
+                                                                       demo_scores, tmp_path):
     grey = write_folder(tmp_path / "grey", 24, seed=3, grey=True)
     result = run("score", job_file(tmp_path, f"{{path: {two_path_model}}}", "mid", "[0, 1]",
                                    steps=64),
@@ -133,6 +133,20 @@ def test_a_unit_reached_by_a_path_natural_images_never_take_is_flagged(two_path_
     assert a["natural_path"] > record["natural_path"]["threshold"] > b["natural_path"]
     # the same function on the folder: the same top images, so the same MIS of examples
     assert a["mis_examples"] == pytest.approx(b["mis_examples"])
+    # while the trained demo's units, whose pictures are of what they see in textures, are
+    # not flagged, nor near the threshold
+    trained = scores(demo_scores)["units"]
+    print("natural_path of trained conv3 units:", sorted(u["natural_path"] for u in trained))
+    assert not any(unit["flagged"] for unit in trained)
+    assert min(unit["natural_path"] for unit in trained) > b["natural_path"] + 0.2
+
+
+@pytest.mark.slow
+def test_activation_ratio_is_there_for_units_the_folder_drives(demo_scores):
+    # on the scalar the objective reports (the post-ReLU mean), which is positive on some
+    # texture for every unit the textures drive at all
+    units = scores(demo_scores)["units"]
+    assert sum(unit["activation_ratio"] is not None for unit in units) >= len(units) - 1
 
 
 KINDS_JOBS = """\
@@ -143,6 +157,8 @@ jobs:
   - {name: centre, objective: neuron, layer: conv2, channels: [1, 2]}
   - {name: dirs, objective: direction, layer: conv3, vectors: {random: {seed: 1, count: 2}}}
   - {name: classes, objective: probability, classes: [0, 3], negative: true}
+  - {name: div, objective: channel, layer: conv3, channels: [1, 2],
+     diversity: {count: 2, layer: conv3}}
 """
 
 
@@ -160,7 +176,7 @@ def test_scores_json_has_every_unit_keyed_as_its_record_with_numbers_in_range(ki
     from fvcli.outputs.scores import read_scores
 
     folder, result = kinds_run
-    for job in ("conv3", "centre", "dirs", "classes"):
+    for job in ("conv3", "centre", "dirs", "classes", "div"):
         job_folder = folder / "out" / job
         record = json.loads((job_folder / "scores.json").read_text())
         plan = json.loads((job_folder / "job.json").read_text())
@@ -175,13 +191,39 @@ def test_scores_json_has_every_unit_keyed_as_its_record_with_numbers_in_range(ki
             for key in ("mis_examples", "mis_visualization"):
                 assert 0.0 <= unit[key] <= 1.0, (job, key, unit[key])
             assert unit["activation_ratio"] is None or np.isfinite(unit["activation_ratio"])
-            assert unit["natural_path"] is None or unit["natural_path"] >= 0
+            assert unit["natural_path"] is None or -1 <= unit["natural_path"] <= 1
             assert unit["flagged"] == (unit["natural_path"] is not None
-                                       and unit["natural_path"] < 0.5)
+                                       and unit["natural_path"] < record["natural_path"]
+                                       ["threshold"])
+            if job in ("conv3", "dirs", "div"):  # rendered and above the first layer
+                assert unit["natural_path"] is not None and unit["mis_visualization"] is not None
             negative = "" if job == "classes" else "_neg"  # classes' job is the negative one
             twin = unit["stem"] + negative if negative else unit["stem"][:-len("_neg")]
             assert (job_folder / "units" / f"{twin}.png").is_file()
     assert "images scored" in result.output
+
+
+def test_a_diversity_row_is_read_as_its_images(tmp_path):
+    from fvcli.engine.scoring import load_image
+    from fvcli.outputs.files import GRID_GAP, make_row
+
+    tiles = [np.full((8, 8, 3), value, np.uint8) for value in (0, 100, 200)]
+    iio.imwrite(tmp_path / "row.png", make_row(tiles))
+    for part, value in enumerate((0, 100, 200)):
+        image = load_image(str(tmp_path / "row.png"), 8, 3, part, 3, GRID_GAP)
+        assert np.allclose(image, value / 255), part  # no white gap, no neighbour
+
+
+@pytest.mark.slow
+def test_a_shard_without_units_of_a_job_does_not_score_it(textures, tmp_path):
+    path = tmp_path / "jobs.yaml"
+    path.write_text("model: demo\ndefaults: {size: 32, steps: 4, transforms: none}\njobs:\n"
+                    "  - {name: one, objective: channel, layer: conv3, channels: [0]}\n"
+                    "  - {name: two, objective: channel, layer: conv3, channels: [1]}\n")
+    result = run("score", path, "--images", textures, "--out", tmp_path / "out", "--shard",
+                 "1/2", "--quiet", "--judge", JUDGE)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("images scored") == 1  # one job has this shard's unit
 
 
 @pytest.mark.slow
@@ -212,8 +254,8 @@ def test_two_shards_write_the_scores_json_of_one_run(demo_scores, tmp_path):
                 assert mine[key] == value, key
 
 
-@pytest.mark.parametrize("case", ["missing", "empty", "few", "judge-form", "judge-layer",
-                                  "judge-model"])
+@pytest.mark.parametrize("case", ["missing", "empty", "few", "unreadable", "judge-form",
+                                  "judge-layer", "judge-model"])
 def test_bad_input_is_one_line_and_exit_2_with_nothing_written(case, tmp_path, textures):
     jobs = job_file(tmp_path, "demo", "conv3", "0-1")
     images, judge = textures, []
@@ -222,12 +264,17 @@ def test_bad_input_is_one_line_and_exit_2_with_nothing_written(case, tmp_path, t
     elif case in ("empty", "few"):
         images = write_folder(tmp_path / "few", 5) if case == "few" else tmp_path / "empty"
         images.mkdir(exist_ok=True)
+    elif case == "unreadable":  # 22 image files, 12 of them readable: found while streaming,
+        images = write_folder(tmp_path / "bad", 12)  # before anything is rendered
+        for number in range(10):
+            (images / f"broken{number}.png").write_bytes(b"not a png")
     else:
         judge = ["--judge", {"judge-form": "demo", "judge-layer": "demo:conv9",
                              "judge-model": f"{tmp_path / 'no.keras'}:conv"}[case]]
     result = run("score", jobs, "--images", images, "--out", tmp_path / "out", *judge)
     assert result.exit_code == 2, result.output
-    (line,) = result.stderr.strip().splitlines()
+    line = result.stderr.strip().splitlines()[-1]  # after a warning per unreadable image
+    assert len(result.stderr.strip().splitlines()) == (11 if case == "unreadable" else 1)
     assert line.startswith("fvcli: error: ")
     assert ("--judge" if case.startswith("judge") else "--images") in line
     assert not (tmp_path / "out").exists()

@@ -22,26 +22,29 @@ natural images do (after Geirhos et al., "Don't trust your eyes").
 Writes OUT/<job>/scores.json and a record per unit, OUT/<job>/scores/<unit>.json. Per unit:
 
 \b
-  activation_ratio   the objective's scalar on the visualization (units/<unit>.png)
-                     over its maximum on the folder (on the pre-activation where the
-                     layer has one); null when that maximum is not positive
+  activation_ratio   the scalar the objective reports (post-ReLU for a positive
+                     term) on the visualization (units/<unit>.png, resized to the size
+                     the folder is fed at; a diversity unit's mean) over its largest
+                     value on the folder; null when that is not positive
   mis_examples       MIS with natural explanations: 9 of the unit's 20 most and least
                      activating images as explanations, one of the others as query
   mis_visualization  the same queries, with the visualization and the negative
                      rendering (units/<unit>_neg.png) as explanations
-  natural_path       at the 3 spatial layers below the unit: mean cosine of the
-                     visualization's pooled activations to those of the top images,
-                     over that of the top images to each other; the minimum
-  flagged            natural_path below 0.5
+  natural_path       at the spatial layer directly below the unit: cosine of the
+                     visualization's pooled activations with the top images' mean,
+                     both less the folder's mean (the 3 layers below are reported)
+  flagged            natural_path below 0.35
 
 MIS values are in [0, 1] (0.5: chance) and are NOT comparable to published MIS values:
 the judge is a network's pooled features, not DreamSim, and alpha is not fitted to
 people. A model judging its own units is partial: compare models under one --judge.
 See README, "Scoring units".
 
-Units of channel, neuron, direction and class jobs are scored. Their visualizations and
-negative renderings are rendered first where missing, exactly as `fvcli render` would
-(same settings, same files, so either reuses the other's): --steps, --size, --seed and
+Units of channel, neuron, direction and class jobs (with or without diversity) are
+scored. The folder is streamed first (a folder with too few readable images stops the
+run before anything is written); then visualizations and negative renderings are
+rendered where missing, exactly as `fvcli render` would (same settings, same files, so
+either reuses the other's): --steps, --size, --seed and
 --precision are render's, so give those you rendered with. The folder is streamed: one
 forward pass per batch scores every unit of a job, and only each unit's 20 most and least
 activating images are read again. --shard I/N scores the units render's --shard I/N
@@ -142,10 +145,13 @@ def _images_or_fail(folder: str) -> int:
 
 def _run(prepared, prepared_file, tasks, job_file, images, count, out, shard, batch_size,
          quiet) -> None:
-    """Render what is missing, score every task, and map how it ended to an exit code."""
+    """Stream the folder for every task (bad input stops here, before anything is
+    written), render what is missing, score every task, and map how it ended to an exit
+    code."""
     from ..engine.memory import OutOfMemory
     from ..outputs.locks import run_lock
-    from ..sweep.score import ScoreError, ScoreStopped, render_missing, score_task
+    from ..sweep.score import (ScoreError, ScoreStopped, render_missing, score_task,
+                               stream_folder)
     from ..sweep.signals import StopSignals
 
     lock = run_lock(out, [job_file], shard)  # the lock render takes: never both at once
@@ -157,6 +163,8 @@ def _run(prepared, prepared_file, tasks, job_file, images, count, out, shard, ba
             click.echo(f"fvcli: warning: {message}", err=True)
     try:
         with StopSignals() as stop:
+            passes = [stream_folder(task, images, batch_size, count, quiet, warn, stop)
+                      for task in tasks]
             if not lock.acquire(wait=False):
                 fail(f"another render or score of {job_file} into {out} (shard {shard}) is "
                      f"still going (host and pid: {lock.holder()}); run again when it ends",
@@ -169,8 +177,8 @@ def _run(prepared, prepared_file, tasks, job_file, images, count, out, shard, ba
             if failed:
                 warn(f"{len(failed)} rendering(s) failed (NaN or infinite numbers): "
                      f"{', '.join(failed[:5])}; their units' visualization scores are null")
-            for task in tasks:
-                done = score_task(task, images, out, batch_size, count, quiet, warn, stop)
+            for task, folder_pass in zip(tasks, passes):
+                done = score_task(task, folder_pass, images, out)
                 where = done["scores_json"] or (
                     f"{os.path.join(out, task.job.name, 'scores')}/ ({len(task.units)} units "
                     f"of {len(task.job.units)}; scores.json when every shard is done)")

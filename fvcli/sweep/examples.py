@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ..config import SpecError
 from ..config.schema import EXAMPLES_TOP
-from ..engine.scoring import UnitScorer, score_folder, thumbnail
+from ..engine.scoring import NoUnitToScore, UnitScorer, score_folder, thumbnail
 from ..outputs.collect import collect, job_names
 from ..outputs.examples import write_examples
 
@@ -41,8 +41,14 @@ def plan_examples(prepared_file, images: str | None, top: int | None,
         settings = job.spec.examples or {}
         try:
             scorer = UnitScorer(network, job, network.native_size or job.settings.size)
-        except ValueError as error:
-            raise SpecError(path, job.spec.line, job.name, str(error)) from None
+        except NoUnitToScore as error:
+            raise SpecError(path, job.spec.line, job.name, "dataset examples need a job with "
+                            "one channel, neuron, direction or class objective; "
+                            f"{job.name} is {error.objective}") from None
+        if job.images_per_unit != 1:
+            raise SpecError(path, job.spec.line, job.name, "dataset examples of a diversity "
+                            "job are those of its units without diversity: give them a job "
+                            "of the same units without diversity")
         tasks.append(ExamplesTask(job, scorer, images or settings["images"],
                                   top or settings.get("top", EXAMPLES_TOP.default),
                                   settings.get("crop", False) if crop is None else crop))

@@ -2,13 +2,17 @@
 whose images are missing, one streaming pass over the folder per job, and the files it
 leaves (a record per unit, each job's scores.json).
 
-For each job: its units' visualizations (units/<stem>.png) and negative renderings
+For each job with units in this run's shard: the folder is streamed once through the
+job's network (every unit of the shard in one forward pass per batch), keeping per unit
+its POOL most and least activating images, the largest value of its objective's scalar,
+and the folder's mean activation at the layers the natural path looks at. That pass comes
+first, so a folder that cannot score the job stops the run before anything is written.
+Then the units' visualizations (units/<stem>.png) and negative renderings
 (units/<stem>_neg.png, the same unit with the sign of its objective flipped: what render
 writes for it with ``negative: true``) are rendered where missing, by the render
-machinery, for this run's shard only. Then the folder is streamed once through the
-job's network (every unit of the shard in one forward pass per batch), keeping per unit
-its POOL most and least activating images; only those are read again, in chunks of
-units, for the judge's features and the activations of the layers below the unit.
+machinery. Last, a chunk of units at a time, only the kept images are read again, for the
+judge's features and the activations of the layers below the unit, and each unit's
+scores are computed and written.
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ import numpy as np
 from ..config import SpecError
 from ..engine.cost import unit_flops
 from ..engine.renderer import RendererCache
-from ..engine.scoring import UnitScorer, image_paths, load_image, score_folder
+from ..engine.scoring import (NoUnitToScore, Scored, UnitScorer, check_scorable, image_paths,
+                              load_image, score_folder)
 from ..engine.unit_scores import (ALPHA, K, PATH_THRESHOLD, PooledFeatures,
                                   default_judge_layer, minimum_images, mis_of_examples,
                                   mis_of_visualizations, natural_path, path_layers, pool_size)
 from ..models.names import resolve_model_spec
+from ..outputs.files import GRID_GAP
 from ..outputs.scores import collect_scores, unit_score_record, write_unit_score
 from ..outputs.store import JobStore
 from .plan import PlannedJob, Unit
@@ -67,12 +73,11 @@ class ScoreTask:
     units: list[Unit]        # those of this shard
     twin: PlannedJob         # the same units with the objective's sign flipped
     network: object
-    scorer: "SignedScorer"   # the shard's units at the size examples scores images at
-    vis_scorer: "SignedScorer"  # the same at the render size, for the visualizations
+    scorer: "SignedScorer"   # the shard's units, at the size the folder is scored at; also
+                             # their objective's scalar and the path layers' pooled activations
     judge: Judge
     judge_features: PooledFeatures
     path_layers: list[str]
-    path_features: PooledFeatures | None
 
 
 def count_images(folder: str) -> int:
@@ -93,63 +98,81 @@ def negative_twin(job: PlannedJob) -> PlannedJob:
 class SignedScorer:
     """A UnitScorer whose scores have the sign of the job's objective, so that a unit's
     top images are those its visualization was made to resemble (the least activating for
-    a job with ``negative: true``)."""
+    a job with ``negative: true``). The objective's scalar has that sign already."""
 
     def __init__(self, scorer: UnitScorer, negative: bool):
-        self.scorer, self.sign = scorer, -1.0 if negative else 1.0
+        self.scorer, self.negative = scorer, negative
         self.size, self.channels = scorer.size, scorer.channels
         self.on_pre_activation = scorer.on_pre_activation
 
-    def score(self, images: np.ndarray):
-        scores, highest, lowest = self.scorer.score(images)
-        if self.sign > 0:
-            return scores, highest, lowest
-        return -scores, lowest, highest
+    def score(self, images: np.ndarray) -> Scored:
+        scored = self.scorer.score(images)
+        if not self.negative:
+            return scored
+        return scored._replace(scores=-scored.scores, highest=scored.lowest,
+                               lowest=scored.highest)
 
 
 def plan_scores(prepared_file, judge: tuple | None, shard: Shard) -> list[ScoreTask]:
-    """A task per job of the file, with the units of ``shard`` (cut as render cuts them,
-    so ``score --shard I/N`` scores what ``render --shard I/N`` rendered). ``judge`` is
+    """A task per job of the file with units in ``shard`` (cut as render cuts them, so
+    ``score --shard I/N`` scores what ``render --shard I/N`` rendered). ``judge`` is
     (network, layer) from --judge, or None for each job's own model at its last spatial
-    layer. SpecError when a job cannot be scored."""
-    path, network = prepared_file.job_file.path, prepared_file.network
+    layer. SpecError when a job cannot be scored (whether or not it has units here)."""
+    network = prepared_file.network
     costs = {id(job): unit_flops(job, network) for job in prepared_file.jobs}
     mine = shard_units([unit for job in prepared_file.jobs for unit in job.units], shard,
                        lambda unit: costs[id(unit.job)])
-    tasks, features = [], {}
+    judges = {}  # (network, layer, size) -> PooledFeatures, shared by the jobs
 
-    def pooled(network, layers, size):
-        key = (id(network), tuple(layers), size)
-        if key not in features:
-            features[key] = PooledFeatures(network, layers, size)
-        return features[key]
+    def judge_features(chosen: Judge, size: int) -> PooledFeatures:
+        key = (id(chosen.network), chosen.layer, size)
+        if key not in judges:
+            judges[key] = PooledFeatures(chosen.network, [chosen.layer], size)
+        return judges[key]
 
+    tasks = []
     for job in prepared_file.jobs:
-        if job.spec.accentuate:
-            raise SpecError(path, job.spec.line, job.name, "score needs a unit's own "
-                            "visualization, and an accentuation shows its unit in seed "
-                            "images; score a job of the same units without accentuate")
+        _check_scorable(prepared_file.job_file.path, job)
         units = [unit for unit in mine if unit.job is job]
-        view = replace(job, units=units)
-        size = network.native_size or job.settings.size
-        negative = job.terms[0].negative
-        try:
-            scorer = SignedScorer(UnitScorer(network, view, size), negative)
-            vis_scorer = (scorer if job.settings.size == size else
-                          SignedScorer(UnitScorer(network, view, job.settings.size), negative))
-            chosen = (Judge(judge[0], judge[1], True) if judge
-                      else Judge(network, default_judge_layer(network), False))
-        except ValueError as error:
-            raise SpecError(path, job.spec.line, job.name,
-                            str(error).replace("dataset examples need", "score needs")) from None
-        below = path_layers(network, job.terms[0].layer)
+        if not units:  # a shard without units of the job does not stream the folder for it
+            continue
+        size = network.native_size or job.settings.size  # as examples scores images
+        below = tuple(path_layers(network, job.terms[0].layer))
+        scorer = UnitScorer(network, replace(job, units=units), size, objective=True,
+                            pooled=below)
+        chosen = _judge(prepared_file, job, judge)
         tasks.append(ScoreTask(
-            job=job, units=units, twin=negative_twin(job), network=network, scorer=scorer,
-            vis_scorer=vis_scorer, judge=chosen,
-            judge_features=pooled(chosen.network, [chosen.layer],
-                                  chosen.network.native_size or size),
-            path_layers=below, path_features=pooled(network, below, size) if below else None))
+            job=job, units=units, twin=negative_twin(job), network=network,
+            scorer=SignedScorer(scorer, job.terms[0].negative), judge=chosen,
+            judge_features=judge_features(chosen, chosen.network.native_size or size),
+            path_layers=list(below)))
     return tasks
+
+
+def _check_scorable(path: str, job: PlannedJob) -> None:
+    """SpecError unless ``job`` has units that natural images can be scored on."""
+    try:
+        check_scorable(job)
+    except NoUnitToScore as error:
+        raise SpecError(path, job.spec.line, job.name, "score needs a job with one channel, "
+                        "neuron, direction or class objective (with or without diversity); "
+                        f"{job.name} is {error.objective}") from None
+    if job.spec.accentuate:
+        raise SpecError(path, job.spec.line, job.name, "score needs a unit's own "
+                        "visualization, and an accentuation shows its unit in seed images; "
+                        "score a job of the same units without accentuate")
+
+
+def _judge(prepared_file, job: PlannedJob, judge: tuple | None) -> Judge:
+    """The --judge (network, layer), or the job's own network at its last spatial layer."""
+    if judge:
+        return Judge(judge[0], judge[1], True)
+    network = prepared_file.network
+    try:
+        return Judge(network, default_judge_layer(network), False)
+    except ValueError as error:
+        raise SpecError(prepared_file.job_file.path, job.spec.line, job.name,
+                        str(error)) from None
 
 
 def render_missing(prepared_file, tasks: list[ScoreTask], out_dir: str, shard: Shard, device,
@@ -176,16 +199,23 @@ def render_missing(prepared_file, tasks: list[ScoreTask], out_dir: str, shard: S
     return reports
 
 
-def score_task(task: ScoreTask, folder: str, out_dir: str, batch_size: int, total_images: int,
-               quiet: bool, warn, should_stop=lambda: False) -> dict:
-    """Score ``task``'s units on ``folder`` and write a record per unit; write the job's
-    scores.json when every unit of the job has one. Returns {"images", "seconds",
-    "scores_json" (path or None), "flagged"}."""
+@dataclass
+class FolderPass:
+    """What the streaming pass of a task found on the folder."""
+
+    run: object        # the ExampleRun: paths, each unit's extremes, objective maxima, means
+    pool: int          # top and bottom images kept per unit
+    seconds: float
+
+
+def stream_folder(task: ScoreTask, folder: str, batch_size: int, total_images: int,
+                  quiet: bool, warn, should_stop=lambda: False) -> FolderPass:
+    """Stream ``folder`` through ``task``'s units; ScoreError when too few of its images
+    are readable to score them, ScoreStopped when ``should_stop`` says so."""
     import time
 
-    job, store = task.job, JobStore(out_dir, task.job.name)
     started = time.perf_counter()
-    progress = Progress(f"{job.name}: scoring images", total_images, quiet=quiet)
+    progress = Progress(f"{task.job.name}: scoring images", total_images, quiet=quiet)
 
     def scored(count: int) -> None:
         progress.advance(count)
@@ -194,29 +224,37 @@ def score_task(task: ScoreTask, folder: str, out_dir: str, batch_size: int, tota
 
     run = score_folder(task.scorer, folder, len(task.units), pool_size(total_images),
                        batch_size, warn, kinds=("top", "bottom"), on_batch=scored)
-    images = len(run.paths)
-    pool = pool_size(images)
+    pool = pool_size(len(run.paths))
     if pool < K + 1:
-        raise ScoreError(f"--images: {folder} has {images} readable images; scoring needs at "
-                         f"least {minimum_images()} ({K} explanations and a query, of the "
-                         "most and of the least activating)")
-    pass_seconds = time.perf_counter() - started
-    settings = score_settings(task, folder, images, pool)
+        raise ScoreError(f"--images: {folder} has {len(run.paths)} readable images; scoring "
+                         f"needs at least {minimum_images()} ({K} explanations and a query, "
+                         "of the most and of the least activating)")
+    seconds = time.perf_counter() - started
+    progress.finish(f"{len(run.paths)} images through the network in {seconds:.1f} s "
+                    f"({len(run.paths) / max(seconds, 1e-9):.0f} images/s)")
+    return FolderPass(run, pool, seconds)
+
+
+def score_task(task: ScoreTask, folder_pass: FolderPass, folder: str, out_dir: str) -> dict:
+    """Score ``task``'s units from what the pass kept, writing a record per unit; write the
+    job's scores.json when every unit of the job has one. Returns {"images", "scores_json"
+    (path or None), "flagged", "skipped"}."""
+    job, store, run = task.job, JobStore(out_dir, task.job.name), folder_pass.run
+    settings = score_settings(task, folder, len(run.paths), folder_pass.pool)
     flagged = 0
-    for numbers in _chunks(run, len(task.units), pool):
-        for number, scores in zip(numbers, _score_chunk(task, run, numbers, pool, store)):
+    for numbers in _chunks(run, len(task.units), folder_pass.pool):
+        chunk = _gather(task, run, numbers, folder_pass.pool, store)
+        for number in numbers:
             unit = task.units[number]
-            flagged += bool(scores["flagged"])
+            scores = unit_scores(task, chunk, number, run)
+            flagged += scores["flagged"]
             write_unit_score(store.folder, unit_score_record(
                 unit.record(), unit.file_stem, f"units/{unit.file_stem}.png", scores,
                 settings, unit.fingerprint))
     path = collect_scores(store.folder, [(unit.file_stem, unit.fingerprint)
                                          for unit in job.units], settings, settings)
-    seconds = time.perf_counter() - started
-    progress.finish(f"{len(task.units)} units scored on {images} images in {seconds:.1f} s "
-                    f"({images / max(pass_seconds, 1e-9):.0f} images/s through the network)")
-    return {"images": images, "seconds": seconds, "pass_seconds": pass_seconds,
-            "scores_json": path, "flagged": flagged, "skipped": len(run.skipped)}
+    return {"images": len(run.paths), "scores_json": path, "flagged": flagged,
+            "skipped": len(run.skipped)}
 
 
 def score_settings(task: ScoreTask, folder: str, images: int, pool: int) -> dict:
@@ -228,8 +266,11 @@ def score_settings(task: ScoreTask, folder: str, images: int, pool: int) -> dict
             "judge": task.judge.record(),
             "mis": {"alpha": ALPHA, "tasks": pool, "k": K},
             "natural_path": {"layers": task.path_layers, "threshold": PATH_THRESHOLD,
-                             "of": "visualization-to-top over top-to-top mean cosine of "
-                                   "spatially pooled activations; the minimum over layers"}}
+                             "of": PATH_DEFINITION}}
+
+
+PATH_DEFINITION = ("cosine of the visualization's spatially pooled activations with the "
+                   "top images' mean, both less the folder's mean, at the last layer")
 
 
 def _chunks(run, unit_count: int, pool: int) -> list[list[int]]:
@@ -246,90 +287,135 @@ def _chunks(run, unit_count: int, pool: int) -> list[list[int]]:
     return chunks + ([current] if current else [])
 
 
-def _load(paths: list[str], size: int, channels: int) -> np.ndarray:
-    if not paths:
-        return np.zeros((0, size, size, channels), np.float32)
-    return np.stack([load_image(path, size, channels) for path in paths])
+@dataclass(frozen=True)
+class Picture:
+    """An image to read: a file, or image ``part`` of a row of ``parts`` in it."""
+
+    path: str
+    part: int = 0
+    parts: int = 1
+
+    def load(self, size: int, channels: int) -> np.ndarray:
+        return load_image(self.path, size, channels, self.part, self.parts, GRID_GAP)
 
 
-def _featurised(paths: list[str], features: PooledFeatures) -> list[np.ndarray]:
-    """Per layer of ``features``, [len(paths), channels]: the images are read a batch at a
-    time, so only their features are ever held together."""
-    parts = [features(_load(paths[start:start + FEATURE_BATCH], features.size,
-                            features.channels))
-             for start in range(0, len(paths), FEATURE_BATCH)]
-    if not parts:
-        return features(_load([], features.size, features.channels))
-    return [np.concatenate(layer) for layer in zip(*parts)]
+def _in_batches(pictures: list[Picture], size: int, channels: int, forward) -> list:
+    """``forward`` of the pictures read FEATURE_BATCH at a time: per batch, its result."""
+    return [forward(np.stack([picture.load(size, channels)
+                              for picture in pictures[start:start + FEATURE_BATCH]]))
+            for start in range(0, len(pictures), FEATURE_BATCH)]
 
 
-def _score_chunk(task: ScoreTask, run, numbers: list[int], pool: int, store: JobStore):
-    """Scores of the units ``numbers`` (positions in task.units)."""
-    tops = {n: [image for _, image, _ in run.extremes.of_unit(n, "top")][:pool] for n in numbers}
+def _judged(pictures: list[Picture], features: PooledFeatures) -> np.ndarray:
+    """[len(pictures), d]: the judge's features of the pictures."""
+    parts = _in_batches(pictures, features.size, features.channels,
+                        lambda images: features(images)[0])
+    return np.concatenate(parts) if parts else np.zeros((0, 0))
+
+
+def _on_the_way(pictures: list[Picture], scorer: SignedScorer) -> tuple[list, np.ndarray]:
+    """(per path layer [len(pictures), channels] pooled activations, [len(pictures),
+    units] the objective's scalar) of the pictures, fed at the size the folder was."""
+    parts = _in_batches(pictures, scorer.size, scorer.channels, scorer.score)
+    layers = [np.concatenate([part.pooled[i] for part in parts])
+              for i in range(len(scorer.scorer.pooled))]
+    return layers, np.concatenate([part.objective for part in parts])
+
+
+@dataclass
+class Chunk:
+    """What a chunk of units' scores are computed from."""
+
+    tops: dict[int, list[int]]      # unit position -> its top image numbers, most first
+    bottoms: dict[int, list[int]]
+    judged: dict[int, np.ndarray]   # image number -> the judge's features of it
+    on_the_way: dict[int, list]     # top image number -> per path layer, its activations
+    shown: dict[int, dict]          # unit position -> its visualization's "judged",
+                                    # "on_the_way" and "objective" rows, and "negative"
+                                    # (the negative rendering's judged rows), where on disk
+
+
+def _gather(task: ScoreTask, run, numbers: list[int], pool: int, store: JobStore) -> Chunk:
+    """Read the kept images of units ``numbers`` (positions in task.units) and their
+    visualizations, and featurise them, a batch at a time."""
+    tops = {n: [image for _, image, _ in run.extremes.of_unit(n, "top")][:pool]
+            for n in numbers}
     bottoms = {n: [image for _, image, _ in run.extremes.of_unit(n, "bottom")][:pool]
                for n in numbers}
-    maxima = {n: run.extremes.of_unit(n, "top")[0][0] for n in numbers}
     kept = sorted({image for n in numbers for image in tops[n] + bottoms[n]})
-    row_of = {image: row for row, image in enumerate(kept)}
-    # the unit's visualization and its negative rendering, where they are on disk
-    positives, negatives = {}, {}
+    kept_top = sorted({image for n in numbers for image in tops[n]})
+    judged = _judged([Picture(run.paths[image]) for image in kept], task.judge_features)
+    layers, _ = _on_the_way([Picture(run.paths[image]) for image in kept_top], task.scorer)
+    return Chunk(tops=tops, bottoms=bottoms,
+                 judged={image: judged[i] for i, image in enumerate(kept)},
+                 on_the_way={image: [layer[i] for layer in layers]
+                             for i, image in enumerate(kept_top)},
+                 shown=_visualizations(task, numbers, store))
+
+
+def _visualizations(task: ScoreTask, numbers: list[int], store: JobStore) -> dict:
+    """Chunk.shown of units ``numbers``: their rendered images' judge features, pooled
+    lower-layer activations and objective's scalar, and their negative renderings' judge
+    features, each where it is on disk. A unit's PNG is a row of its written images."""
+    images = task.job.written_images
     twins = {unit.number: unit for unit in task.twin.units}
+
+    def pictures(unit) -> list[Picture]:
+        if not store.is_done(unit.file_stem, unit.fingerprint):
+            return []
+        return [Picture(store.png_path(unit.file_stem), part, images) for part in range(images)]
+
+    positives = {n: pictures(task.units[n]) for n in numbers}
+    negatives = {n: pictures(twins[task.units[n].number]) for n in numbers}
+    shown_positive = [picture for n in numbers for picture in positives[n]]
+    shown = shown_positive + [picture for n in numbers for picture in negatives[n]]
+    judged = _judged(shown, task.judge_features)
+    layers, objective = (_on_the_way(shown_positive, task.scorer) if shown_positive
+                         else ([], None))
+    visualized, row = {}, 0
     for n in numbers:
-        unit = task.units[n]
-        twin = twins[unit.number]
-        if store.is_done(unit.file_stem, unit.fingerprint):
-            positives[n] = store.png_path(unit.file_stem)
-        if store.is_done(twin.file_stem, twin.fingerprint):
-            negatives[n] = store.png_path(twin.file_stem)
-    shown = list(positives.values()) + list(negatives.values())
-    vis_row = {path: row for row, path in enumerate(shown)}
-
-    kept_paths = [run.paths[image] for image in kept]
-    judged = _featurised(kept_paths, task.judge_features)[0]
-    judged_shown = _featurised(shown, task.judge_features)[0]
-
-    path_features, path_shown = [], []
-    if task.path_layers:
-        path_features = _featurised(kept_paths, task.path_features)
-        path_shown = _featurised(list(positives.values()), task.path_features)
-
-    # the objective's own scalar on each visualization, fed at the size it was rendered at
-    activation = {}
-    if positives:
-        size = task.job.settings.size
-        shown_positive = list(positives.items())
-        for start in range(0, len(shown_positive), FEATURE_BATCH):
-            part = shown_positive[start:start + FEATURE_BATCH]
-            scores = task.vis_scorer.score(_load([path for _, path in part], size,
-                                                 task.scorer.channels))[0]
-            for row, (n, _) in enumerate(part):
-                activation[n] = float(scores[row, n])
-
+        visualized[n] = {}
+        if positives[n]:
+            rows = slice(row, row + images)
+            visualized[n] = {"judged": judged[rows],
+                             "on_the_way": [layer[rows] for layer in layers],
+                             "objective": objective[rows, n]}
+            row += images
     for n in numbers:
-        top = judged[[row_of[image] for image in tops[n]]]
-        bottom = judged[[row_of[image] for image in bottoms[n]]]
-        positive = judged_shown[[vis_row[positives[n]]]] if n in positives else top[:0]
-        negative = judged_shown[[vis_row[negatives[n]]]] if n in negatives else top[:0]
-        ratio = None
-        if n in activation and maxima[n] > 0:
-            ratio = activation[n] / maxima[n]
-        path, per_layer = None, {}
-        if path_features and n in positives:
-            row = list(positives).index(n)
-            path, per_layer = natural_path(
-                [layer[[row]] for layer in path_shown],
-                [layer[[row_of[image] for image in tops[n]]] for layer in path_features],
-                task.path_layers)
-        yield {"activation_ratio": _rounded(ratio),
-               "mis_examples": _rounded(mis_of_examples(top, bottom, task.units[n].seed)),
-               "mis_visualization": _rounded(mis_of_visualizations(top, bottom, positive,
-                                                                   negative)),
-               "natural_path": _rounded(path),
-               "natural_path_layers": {name: _rounded(value)
-                                       for name, value in per_layer.items()},
-               "flagged": bool(path is not None and path < PATH_THRESHOLD)}
+        if negatives[n]:
+            visualized[n]["negative"] = judged[row:row + images]
+            row += images
+    return visualized
+
+
+def unit_scores(task: ScoreTask, chunk: Chunk, n: int, run) -> dict:
+    """The scores of unit ``n`` (its position in task.units), as its record has them."""
+    top = np.stack([chunk.judged[image] for image in chunk.tops[n]])
+    bottom = np.stack([chunk.judged[image] for image in chunk.bottoms[n]])
+    shown = chunk.shown[n]
+    empty = top[:0]
+    ratio = None
+    maximum = run.objective_max[n]
+    if "objective" in shown and maximum > 0:
+        # the objective's scalar, the mean over the visualization's images, over its
+        # largest value on the folder
+        ratio = float(np.mean(shown["objective"])) / maximum
+    path, per_layer = None, {}
+    if task.path_layers and "on_the_way" in shown:
+        path, per_layer = natural_path(
+            shown["on_the_way"],
+            [np.stack([chunk.on_the_way[image][i] for image in chunk.tops[n]])
+             for i in range(len(task.path_layers))],
+            run.pooled_mean(), task.path_layers)
+    return {"activation_ratio": _rounded(ratio),
+            "mis_examples": _rounded(mis_of_examples(top, bottom, task.units[n].seed)),
+            "mis_visualization": _rounded(mis_of_visualizations(
+                top, bottom, shown.get("judged", empty), shown.get("negative", empty))),
+            "natural_path": _rounded(path),
+            "natural_path_layers": {name: _rounded(value)
+                                    for name, value in per_layer.items()},
+            "flagged": bool(path is not None and path < PATH_THRESHOLD)}
 
 
 def _rounded(value):
     return None if value is None else round(float(value), 6)
-
