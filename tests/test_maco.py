@@ -140,3 +140,21 @@ def test_spectrum_of_a_folder_without_images_writes_nothing(tmp_path):
     result = run("spectrum", tmp_path, "--out", tmp_path / "s.npy")
     assert result.exit_code == 2 and "no readable images" in result.output
     assert not (tmp_path / "s.npy").exists()
+
+
+@pytest.mark.slow  # a fresh process: TensorFlow's start-up messages appear only there
+def test_spectrum_keeps_tensorflow_start_up_messages_off_stderr(tmp_path):
+    import subprocess
+    import sys
+
+    from support.helpers import fvcli_env
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    iio.imwrite(folder / "a.png", np.full((16, 16, 3), 128, np.uint8))
+    env = {key: value for key, value in fvcli_env().items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-m", "fvcli", "spectrum", str(folder), "--out",
+                             str(tmp_path / "s.npy"), "--size", "16"],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # no oneDNN, CUDA or CPU-feature notices

@@ -83,9 +83,11 @@ renders; the shard that finds every unit of a job scored writes its scores.json.
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def score(job_file, images, out, judge, shard, model, batch_size, steps, size, seed,
           precision, device, quiet):
+    from ..models.tensorflow_import import import_tensorflow_quietly
     from ..sweep.shards import shard_to_render
 
     judge_model, judge_layer = _judge_option(judge)
+    import_tensorflow_quietly()  # before the engine imports it with its start-up chatter
     count = _images_or_fail(images)
     try:
         chosen_shard, shard_note = shard_to_render(shard, os.environ)

@@ -36,6 +36,9 @@ def spectrum(folder, out, size):
     import imageio.v3 as iio
     import numpy as np
 
+    from ..models.tensorflow_import import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # before the engine imports it with its start-up chatter
     from ..engine.scoring import image_paths
     from ..engine.spectrum import SpectrumAverage
     from ..outputs.files import write_atomic
