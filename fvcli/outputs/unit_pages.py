@@ -40,9 +40,11 @@ SCORE_MEANINGS = (
     ("mis_visualization", "The same task with its visualization and its negative rendering "
                           "as the explanations: does the picture predict what the unit does "
                           "on natural images? Compare with MIS (examples)."),
-    ("natural_path", "At the layers below it, how like its top natural images the picture "
-                     "is, over how like they are to one another (the lowest of the layers); "
-                     "about 1 or more: the picture takes its natural images' path."),
+    ("natural_path", "At the layer below it, the cosine between how the picture and how its "
+                     "top natural images differ from an ordinary image of the folder (pooled "
+                     "activations less the folder's mean): near 1, the picture takes its "
+                     "natural images' path; near 0 or below, some other (the layers below "
+                     "are listed beside it)."),
     ("activation_ratio", "Its response to the picture over its strongest response to a "
                          "natural image of the folder; above 1 the picture drives it harder "
                          "than any of them."),
