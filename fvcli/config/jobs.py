@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from .checker import Checker
-from .errors import CheckSkipped, SpecError
+from .errors import CheckSkipped
 from . import kinds
 from .schema import (CLASS_KINDS, DEFAULTS, DIRECTION_KINDS, JOB_KINDS, KINDS, LAYER_KINDS, LOGITS,
                      REGULARIZERS, SETTING_KEYS, SETTINGS, UNIT_KINDS, Setting)
@@ -114,18 +114,23 @@ def _job_file(check: Checker, overrides: dict) -> JobFile:
     top = check.mapping(root, "", TOP_KEYS)
     defaults, wrong_defaults = _defaults(check, top.get("defaults", Located({}, root.line)))
     model_node = top.get("model")
-    before_model = len(check.errors)
-    if model_node is not None:
-        check.attempt(_check_model, check, model_node)
-    model_ok = not check.found_since(before_model)
-    model = _model_from_file(check, plain(model_node)) if model_node else "inception_v1"
+    model, model_ok = _model(check, model_node)
     if "jobs" not in top:
         check.fail(root, "jobs", "missing; the file needs a 'jobs:' list of jobs to render")
     jobs_node = top["jobs"]
     if not isinstance(jobs_node.value, list) or not jobs_node.value:
         check.fail(jobs_node, "jobs", "expected a non-empty list of jobs")
+    jobs = _jobs(check, jobs_node.value, defaults, wrong_defaults, overrides)
+    return JobFile(path=check.path, model=model, jobs=jobs,
+                   model_line=model_node.line if model_node else None, model_ok=model_ok)
+
+
+def _jobs(check: Checker, job_nodes: list, defaults: dict, wrong_defaults: set,
+          overrides: dict) -> list[JobSpec]:
+    """Every job, checked on its own, and their names unique; the jobs whose objective
+    reads right, to be checked against the model."""
     jobs, names = [], set()
-    for position, job_node in enumerate(jobs_node.value):
+    for position, job_node in enumerate(job_nodes):
         key = f"jobs[{position}]"
         job = check.attempt(_job, check, job_node, key, defaults, wrong_defaults, overrides)
         name = _given_name(job_node) if job is None else (
@@ -137,9 +142,17 @@ def _job_file(check: Checker, overrides: dict) -> JobFile:
             names.add(name)
         if job is not None:
             jobs.append(job)
-    return JobFile(path=check.path, model=model, jobs=jobs,
-                   model_line=model_node.line if model_node else None,
-                   model_ok=model_ok)
+    return jobs
+
+
+def _model(check: Checker, node: Located | None) -> tuple[object, bool]:
+    """(the model the file names, whether that reads right); InceptionV1 when it names
+    none."""
+    if node is None:
+        return "inception_v1", True
+    before = len(check.errors)
+    check.attempt(_check_model, check, node)
+    return _model_from_file(check, plain(node)), not check.found_since(before)
 
 
 def _given_name(node: Located) -> str | None:
