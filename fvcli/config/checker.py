@@ -32,8 +32,9 @@ class Checker:
         raise SpecError(self.path, located.line if located else None, key, problem)
 
     def attempt(self, check, *args, otherwise=None, **kwargs):
-        """``check(*args, **kwargs)``; or, when it raises SpecError, that error recorded
-        and ``otherwise`` returned, so that checking goes on with the next key."""
+        """``check(*args, **kwargs)``; or, when it finds a problem (SpecError, recorded
+        here, or Wrong, recorded inside), ``otherwise``, so that checking goes on with the
+        next key."""
         try:
             return check(*args, **kwargs)
         except SpecError as error:
