@@ -80,9 +80,9 @@ def test_a_folder_of_seeds_gives_a_unit_per_image(tmp_path):
     ("objective: channel, layer: conv2, channel: 1, accentuate: {layer: conv1}",
      "accentuate.images: missing"),
     ("objective: channel, layer: conv2, channel: 1, accentuate: {images: [missing.png]}",
-     "cannot read missing.png as an image"),
+     "/missing.png as an image"),  # named by the path it was looked for at
     ("objective: channel, layer: conv2, channel: 1, accentuate: {images: empty}",
-     "empty holds no images"),
+     "/empty holds no images"),
     ("objective: channel, layer: conv2, channel: 1, accentuate: {images: [x.png, twin/x.png]}",
      "two images are both called 'x'"),
     ("objective: channel, layer: conv2, channel: 1, accentuate: {images: [x.png], weight: -1}",

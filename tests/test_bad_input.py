@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from support.helpers import run
 from fvcli.config import SpecError, load_job_file
+from fvcli.config.errors import CheckSkipped
 
 GOOD_JOB = "{name: a, objective: channel, layer: conv2, channels: 1}"
 
@@ -29,7 +30,7 @@ def laughs() -> str:
 
 
 CASES = [
-    # (what, file bytes, line, message)
+    # (what, file bytes, line, message; DIR: the job file's folder)
     ("not UTF-8", b"model: demo\njobs:\n  - {name: caf\xe9}\n", 3, "not UTF-8 text"),
     ("billion laughs", laughs().encode(), None, "expands to more than"),
     ("over the size limit", b"# padding\n" * 120_000, None, "larger than"),
@@ -77,11 +78,11 @@ CASES = [
      "cannot name a folder"),
     ("missing init image", job_file("init: nowhere.png").encode(), 3, "jobs[0].init"),
     ("missing vectors", b"model: demo\njobs:\n  - {name: d, objective: direction, layer: conv2,"
-     b" vectors: nowhere.npy}\n", 3, "jobs[0].vectors: cannot read nowhere.npy"),
+     b" vectors: nowhere.npy}\n", 3, "jobs[0].vectors: cannot read DIR/nowhere.npy"),
     ("missing example images", job_file("examples: {images: nowhere}").encode(), 3,
      "jobs[0].examples.images"),
     ("missing model", b"model: {path: nowhere}\njobs:\n  - " + GOOD_JOB.encode() + b"\n", 1,
-     "model: model path nowhere does not exist"),
+     "model: model path DIR/nowhere does not exist"),
     ("batch beyond memory", job_file("size: 2048, batch_size: 1024, layer: conv4").replace(
         "layer: conv2, channels: 1", "channels: all").encode(), 3, "GiB (estimated)"),
 ]
@@ -97,7 +98,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, what, data, 
     assert "Traceback" not in result.output
     (error,) = result.stderr.strip().splitlines()
     assert error.startswith(f"fvcli: error: {path}:{line}:" if line else f"fvcli: error: {path}")
-    assert message in error, error
+    assert message.replace("DIR", str(tmp_path)) in error, error
     assert not (tmp_path / "out").exists()
 
 
@@ -154,7 +155,115 @@ def test_validate_reports_every_error_of_a_file_in_line_order(tmp_path):
     result = run("validate", path)
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
-    assert [line.split(f"{path}:")[1].split(":")[0] for line in lines] == ["3", "4", "5", "6"]
+    assert [line.split(f"{path}:")[1].split(":")[0] for line in lines] == ["3", "4", "5", "6",
+                                                                          "5"]
+    # job c's objective is wrong, so its layer and channels are not checked, and it says so
+    assert lines[-1].startswith(f"fvcli: note: {path}:5: jobs[2]: ")
+
+
+def test_validate_lists_every_problem_of_a_file_in_one_pass_in_line_order(tmp_path):
+    path = tmp_path / "jobs.yaml"
+    path.write_text(textwrap.dedent("""\
+        model: demo
+        defaults:
+          stpes: 8
+          size: 0
+          learning_rate: .nan
+        jobs:
+          - {name: f/g, objective: channel, layer: conv2, channels: 1, steps: -1}
+          - {name: a, objective: channel, layer: conv2, channels: 1, init: nowhere.png}
+          - {name: a, objective: channel, layer: conv9, channels: 1}
+          - name: b
+            objective: channel
+            layer: conv2
+            channels: 99
+            seed: -2
+            transforms: [{jitter: many}]
+        """))
+    result = run("validate", path)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    errors = [line.removeprefix(f"fvcli: error: {path}:")
+              for line in result.stderr.splitlines() if line.startswith("fvcli: error:")]
+    where = [tuple(error.split(": ")[:2]) for error in errors]
+    assert where == [("3", "defaults.stpes"), ("4", "defaults.size"),
+                     ("5", "defaults.learning_rate"),
+                     ("7", "jobs[0].steps"), ("7", "jobs[0].name"), ("8", "jobs[1].init"),
+                     ("9", "jobs[2].name"), ("9", "jobs[2].layer"), ("13", "jobs[3].channels"),
+                     ("14", "jobs[3].seed"), ("15", "jobs[3].transforms.jitter")], errors
+    assert f"cannot read {tmp_path / 'nowhere.png'} as an image" in errors[5]
+    assert not [line for line in result.stderr.splitlines()
+                if not line.startswith(("fvcli: error:", "fvcli: note:"))]
+
+
+def test_a_check_that_depends_on_a_wrong_value_is_left_out_and_says_so(tmp_path):
+    path = tmp_path / "jobs.yaml"
+    path.write_text("model: demo\njobs:\n"
+                    "  - {name: a, objective: nueron, layer: conv9, channels: 1}\n"
+                    "  - {name: b, objective: neuron, layer: conv2, channels: 1, size: 0,\n"
+                    "     position: [40, 40]}\n")
+    result = run("validate", path)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"fvcli: error: {path}:3: jobs[0].objective: unknown objective 'nueron'; did you "
+        "mean 'neuron'? expected one of channel, neuron, deepdream, logit, probability, "
+        "direction, interpolate",
+        f"fvcli: error: {path}:4: jobs[1].size: 0 is out of range; expected a whole number "
+        "from 16 to 2048",
+        f"fvcli: note: {path}:3: jobs[0]: its layers, channels and the rest of its objective "
+        "are checked once the errors above in its objective are fixed",
+        f"fvcli: note: {path}:4: jobs[1]: its neuron position is checked against the "
+        "layer's map once its size is fixed"]
+
+
+def test_a_missing_model_is_listed_with_the_files_other_problems(tmp_path):
+    path = tmp_path / "jobs.yaml"
+    path.write_text("model: {path: nowhere.keras}\ndefaults: {steps: -1}\n"
+                    "jobs:\n  - {name: a, objective: channel, layer: conv2, channels: 1}\n")
+    result = run("validate", path)
+    assert result.exit_code == 2
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert errors == [
+        f"fvcli: error: {path}:1: model: model path {tmp_path / 'nowhere.keras'} does not "
+        "exist",
+        f"fvcli: error: {path}:2: defaults.steps: -1 is out of range; expected a whole "
+        "number from 0 to 1000000"]
+
+
+BAD_KEYS = {  # key: (a wrong value, the key an error names)
+    "size": ("0", "size"), "steps": ("-1", "steps"), "batch_size": ("0", "batch_size"),
+    "seed": ("-3", "seed"), "learning_rate": (".inf", "learning_rate"),
+    "revive": ("maybe", "revive"), "precision": ("fp8", "precision"),
+    "param": ("{fft: 2}", "param"), "transforms": ("[{pad: -1}]", "transforms.pad"),
+    "regularizers": ("{tv: -1}", "regularizers.tv"), "name": ("a/b", "name"),
+    "init": ("nowhere.png", "init"), "examples": ("{images: nowhere}", "examples.images"),
+    "stpes": ("8", "stpes"),
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(sorted(BAD_KEYS)), min_size=1, unique=True),
+       st.booleans())
+def test_every_wrong_key_of_a_job_or_of_defaults_is_reported_once(tmp_path_factory, keys,
+                                                                   in_defaults):
+    """Whatever wrong keys a job (or the defaults, for settings) holds, one pass names each
+    of them, once, on its line."""
+    folder = tmp_path_factory.mktemp("keys")
+    settings_keys = [key for key in keys if key not in ("name", "init", "examples")]
+    below = settings_keys if in_defaults else []
+    lines = ["model: demo", "defaults:"] + [f"  {key}: {BAD_KEYS[key][0]}" for key in below]
+    lines += ["  size: 32"] * (not below) + ["jobs:", "  - objective: channel",
+                                            "    layer: conv2", "    channels: 1"]
+    lines += [f"    {key}: {BAD_KEYS[key][0]}" for key in keys if key not in below]
+    path = folder / "jobs.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    errors = []
+    load_job_file(str(path), errors=errors)
+    found = sorted((error.line, str(error).split(": ")[1]) for error in errors
+                   if not isinstance(error, CheckSkipped))
+    prefix = {key: "defaults" if key in below else "jobs[0]" for key in keys}
+    expected = sorted((lines.index(f"  {'  ' * (key not in below)}{key}: {BAD_KEYS[key][0]}")
+                       + 1, f"{prefix[key]}.{BAD_KEYS[key][1]}") for key in keys)
+    assert found == expected
 
 
 # ----------------------------------------------------------------------------- fuzzing

@@ -272,3 +272,64 @@ def test_the_readme_lists_exactly_the_exit_codes_fvcli_uses():
 
     table = re.findall(r"^\| (\d+) \|", (CHECKOUT / "README.md").read_text(), re.M)
     assert sorted(int(code) for code in table) == sorted(code.value for code in ExitCode)
+
+
+# ----------------------------------------------------------------------------- paths
+
+
+@pytest.fixture
+def job_folder(tmp_path):
+    """A folder holding a job file beside what it names by relative paths (a copy of the
+    demo model, a starting image), and an empty folder elsewhere to run fvcli from."""
+    import shutil
+
+    from fvcli.models.names import DEMO_MODEL_DIR
+
+    folder = tmp_path / "project" / "jobs"
+    folder.mkdir(parents=True)
+    shutil.copytree(DEMO_MODEL_DIR, folder / "model")
+    iio.imwrite(folder / "start.png", np.full((16, 16, 3), 128, np.uint8))
+    (folder / "jobs.yaml").write_text(
+        "model: {path: model}\n"
+        "jobs:\n"
+        "  - {name: a, objective: channel, layer: conv2, channels: 1, size: 16, steps: 2,\n"
+        "     init: start.png}\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    return folder, elsewhere
+
+
+def test_a_job_file_finds_its_model_and_images_from_its_own_folder(job_folder, monkeypatch):
+    folder, elsewhere = job_folder
+    monkeypatch.chdir(elsewhere)
+    job_file = "../project/jobs/jobs.yaml"
+    result = run("validate", job_file, "--no-estimate")
+    assert result.exit_code == 0, result.output
+    result = run("render", job_file, "--out", "out", "--quiet")
+    assert result.exit_code == 0, result.output
+    record = json.loads((elsewhere / "out" / "a" / "manifest.json").read_text())
+    assert record["model"]["spec"]["path"] == str(folder / "model")
+    assert (elsewhere / "out" / "a" / "units" / "conv2_0001.png").is_file()
+
+
+def test_a_missing_model_path_names_where_it_was_looked_for(job_folder, monkeypatch):
+    folder, elsewhere = job_folder
+    (folder / "jobs.yaml").write_text((folder / "jobs.yaml").read_text().replace(
+        "path: model", "path: gone.keras"))
+    monkeypatch.chdir(elsewhere)
+    result = run("validate", "../project/jobs/jobs.yaml")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == (
+        f"fvcli: error: ../project/jobs/jobs.yaml:1: model: model path "
+        f"{folder / 'gone.keras'} does not exist")
+
+
+def test_the_model_option_stays_relative_to_the_current_directory(job_folder, monkeypatch):
+    folder, _ = job_folder
+    monkeypatch.chdir(folder.parent)  # jobs/model from here; model would be the file's
+    result = run("validate", "jobs/jobs.yaml", "--model", "jobs/model", "--no-estimate")
+    assert result.exit_code == 0, result.output
+    result = run("validate", "jobs/jobs.yaml", "--model", "model", "--no-estimate")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == ("fvcli: error: --model: model path model does not "
+                                     "exist")

@@ -194,10 +194,10 @@ def test_optimising_from_an_image_raises_the_objective(kinds_folder):
 
 
 @pytest.mark.parametrize("change, message", [
-    (("vector: one.npy", "vector: missing.npy"), "cannot read missing.npy as a .npy array"),
+    (("vector: one.npy", "vector: missing.npy"), "cannot read DIR/missing.npy as a .npy array"),
     (("vector: one.npy", "vector: [1, 2, 3]"), "a vector of 3 numbers for a layer of 48"),
     (("init: start.png, steps: 0", "init: nowhere.png, steps: 0"),
-     "cannot read nowhere.png as an image"),
+     "cannot read DIR/nowhere.png as an image"),
     (("diversity: {count: 3,", "diversity: {count: 1,"), "1 is out of range"),
     (("to: {layer: conv3, channel: 9}", "to: {layer: conv3, channels: [4, 5, 6]}"),
      "'from' has 2 targets and 'to' 3"),
@@ -215,6 +215,7 @@ def test_bad_keys_of_the_kinds_are_one_line_with_file_line_and_key(kinds_folder,
     result = run("render", path, "--out", tmp_path / "out")
     assert result.exit_code == 2, result.output
     (error,) = result.stderr.strip().splitlines()
+    message = message.replace("DIR", str(tmp_path))  # paths are named as found
     assert f"{path}:{line}: jobs[" in error and message in error, error
     assert not (tmp_path / "out").exists()
 

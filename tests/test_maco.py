@@ -117,7 +117,7 @@ def test_a_spectrum_from_horizontal_stripes_makes_maco_draw_horizontal_stripes(t
 
 
 @pytest.mark.parametrize("param, message", [
-    ("{maco: {spectrum: missing.npy}}", "cannot read missing.npy"),
+    ("{maco: {spectrum: missing.npy}}", "/missing.npy as a .npy spectrum"),  # as found
     ("{maco: {spectrum: flat.npy}}", "has shape (4,)"),
     ("{maco: {size: 3}}", "expected {spectrum: FILE}"),
     ("{maco: {}, fft: true}", "maco takes no other keys"),

@@ -97,12 +97,26 @@ def load_network_or_fail(model, table_size=None, where: str = "--model"):
         model_failure(type(error)(f"{where}: {error}"))
 
 
+def _report(errors: list, note_kind) -> None:
+    """Print ``errors`` in file and line order, then the notes (``note_kind``) of checks
+    left out, in the same order."""
+    in_order = sorted(errors, key=lambda error: (error.file, error.line))
+    for error in in_order:
+        if not isinstance(error, note_kind):
+            click.echo(f"fvcli: error: {error}", err=True)
+    for note in in_order:
+        if isinstance(note, note_kind):
+            click.echo(f"fvcli: note: {note}", err=True)
+
+
 def prepare_or_fail(job_files, model_option, overrides, device: str = "auto",
                     all_errors: bool = False, renders: bool = True):
     """Every job file read, its model loaded and its jobs planned for ``device``
     (:func:`fvcli.sweep.prepare.prepare_job_files`). On bad input, print the first error
-    (or, with ``all_errors``, every error of every file) in file and line order, exit 2."""
+    (or, with ``all_errors``, every error of every file in file and line order, then a
+    note for each check left out because it depends on a wrong value), exit 2."""
     from ..config import SpecError
+    from ..config.errors import CheckSkipped
     from ..engine.machine import HardwareError
     from ..models.errors import ModelError
     from ..sweep.prepare import prepare_job_files
@@ -115,11 +129,12 @@ def prepare_or_fail(job_files, model_option, overrides, device: str = "auto",
     except SpecError as error:
         errors.append(error)
     except ModelError as error:
+        _report(errors, CheckSkipped)  # what the files hold is wrong too
         model_failure(error)
     except HardwareError as error:  # the device asked for is not there
+        _report(errors, CheckSkipped)
         fail(f"--device: {error}", ExitCode.BAD_INPUT)
-    for error in sorted(errors, key=lambda error: (error.file, error.line)):
-        click.echo(f"fvcli: error: {error}", err=True)
+    _report(errors, CheckSkipped)
     if errors:
         sys.exit(ExitCode.BAD_INPUT)
     return prepared

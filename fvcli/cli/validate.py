@@ -21,7 +21,8 @@ def validate(job_files, model, device, estimate):
 
     Prints one line per job (name, objective, number of images, and with --estimate the
     time it would take) and exits 0, or prints every problem it finds, one per line as
-    FILE:LINE: KEY: what is wrong, and exits 2.
+    FILE:LINE: KEY: what is wrong, in line order, then a note for each check it left out
+    because it depends on a wrong value, and exits 2.
     """
     from ..sweep.progress import format_duration
 

@@ -1,27 +1,68 @@
-"""Checks of YAML values that fail with the file, line and key filled in."""
+"""Checks of YAML values that fail with the file, line and key filled in.
+
+A job file is checked key by key: each key's check runs through :meth:`Checker.attempt`,
+which records its error and lets the next key be checked, so that one pass finds every
+problem of a file. What depends on a value found wrong is left out, and a note says so.
+"""
 
 from __future__ import annotations
 
 import difflib
 import math
 
-from .errors import SpecError
+from .errors import CheckSkipped, SpecError
 from .yaml_lines import Located
 
 
+class Wrong(Exception):
+    """What was being read holds a wrong value, whose error is recorded already: what
+    depends on it cannot be checked."""
+
+
 class Checker:
-    """Helpers that raise SpecError with the file, line and key filled in."""
+    """Helpers that raise SpecError with the file, line and key filled in, and the list
+    of problems found so far in the file (``errors``: SpecErrors, and CheckSkipped notes)."""
 
     def __init__(self, path: str):
         self.path = path
+        self.errors: list[SpecError] = []
 
     def fail(self, located: Located, key: str, problem: str):
         """Raise the SpecError of ``key`` at ``located``'s line: ``problem``."""
         raise SpecError(self.path, located.line if located else None, key, problem)
 
+    def attempt(self, check, *args, otherwise=None, **kwargs):
+        """``check(*args, **kwargs)``; or, when it finds a problem (SpecError, recorded
+        here, or Wrong, recorded inside), ``otherwise``, so that checking goes on with the
+        next key."""
+        try:
+            return check(*args, **kwargs)
+        except SpecError as error:
+            self.errors.append(error)
+            return otherwise
+        except Wrong:
+            return otherwise
+
+    def found_since(self, count: int) -> bool:
+        """Whether a problem was recorded since there were ``count``."""
+        return len(self.errors) > count
+
+    def settle(self, count: int) -> None:
+        """Raise Wrong if a problem was recorded since there were ``count``: what was read
+        since cannot be used."""
+        if self.found_since(count):
+            raise Wrong()
+
+    def skipped(self, located: Located, key: str, what: str) -> None:
+        """Record that ``what`` of ``key`` is not checked, because it depends on a value
+        found wrong."""
+        self.errors.append(CheckSkipped(self.path, located.line if located else None, key,
+                                        what))
+
     def mapping(self, located: Located, key: str, allowed) -> dict:
-        """The mapping at ``located``, whose keys must be among ``allowed`` (an unknown
-        one gets a "did you mean")."""
+        """The mapping at ``located``, whose keys must be among ``allowed``: each unknown
+        one is recorded (with a "did you mean") and left out, and the known ones are
+        returned to be checked."""
         if not isinstance(located.value, dict):
             self.fail(located, key,
                       f"expected a mapping of keys, got {kind_of(located.value)}")
@@ -30,9 +71,9 @@ class Checker:
                 close = difflib.get_close_matches(str(name), allowed, n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else \
                     f"; known keys: {', '.join(allowed)}"
-                self.fail(located.value[name], f"{key}.{name}" if key else str(name),
-                          f"unknown key{hint}")
-        return located.value
+                self.attempt(self.fail, located.value[name],
+                             f"{key}.{name}" if key else str(name), f"unknown key{hint}")
+        return {name: value for name, value in located.value.items() if name in allowed}
 
     def integer(self, located: Located, key: str, low: int, high: int | None = None) -> int:
         """A whole number from ``low`` to ``high`` (no upper bound when None)."""

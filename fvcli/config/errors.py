@@ -13,6 +13,11 @@ class SpecError(Exception):
         super().__init__(one_line(message))
 
 
+class CheckSkipped(SpecError):
+    """Not a problem itself: a check left out because a value it depends on is wrong.
+    ``str()`` is the one line that says which, shown as a note beside the errors."""
+
+
 def one_line(text: str) -> str:
     """``text`` with every character a terminal or log might break a line at, or not show
     (newlines, form feeds, Unicode line separators, other control characters), written as

@@ -15,13 +15,14 @@ import re
 from dataclasses import dataclass, field, replace
 
 from .checker import Checker
-from .errors import SpecError
+from .errors import CheckSkipped
 from . import kinds
 from .schema import (CLASS_KINDS, DEFAULTS, DIRECTION_KINDS, JOB_KINDS, KINDS, LAYER_KINDS, LOGITS,
                      REGULARIZERS, SETTING_KEYS, SETTINGS, UNIT_KINDS, Setting)
 from .settings import ParamSpec, RenderSettings, TransformSpec
 from .terms import Term
 from .yaml_lines import Located, plain, read_text, read_yaml
+from ..models.names import NAMED_MODELS
 
 INDEX_KEYS = ("channels", "channel", "classes", "class")
 TERM_KEYS = ("objective", "layer", "channels", "channel", "classes", "class", "position",
@@ -67,6 +68,9 @@ class JobSpec:
     init: str | None = None      # image to start from
     accentuate: kinds.Accentuation | None = None  # a unit per target and seed image
     examples: dict | None = None  # dataset examples: {images: folder, top: K, crop: bool}
+    # Keys found wrong and replaced by their defaults so that the rest could be checked:
+    # what depends on them (a neuron's position on the size) is not checked.
+    unchecked: frozenset = frozenset()
 
     @property
     def terms(self) -> tuple[Term, ...]:
@@ -81,42 +85,105 @@ class JobFile:
     model: object
     jobs: list[JobSpec]
     model_line: int | None = None  # where the file names its model, for errors
+    model_ok: bool = True  # False when the model key is wrong: the jobs cannot be planned
 
 
 def load_job_file(path: str, overrides: dict | None = None,
                   errors: list | None = None) -> JobFile:
     """Read and check a job file on its own; ``overrides`` (from the command line) replace
-    settings of every job. Raises the first SpecError; or, given an ``errors`` list, adds
-    each bad job's error to it and goes on with the next job."""
+    settings of every job. Every key is checked on its own. Raises the first SpecError in
+    line order; or, given an ``errors`` list, adds every problem to it (and a CheckSkipped
+    note for each check left out because it depends on a value found wrong) and returns
+    the jobs that can still be checked against the model: those whose objective reads
+    right, with wrong settings replaced by their defaults."""
     check = Checker(path)
-    root = read_yaml(path, read_text(path))
+    job_file = check.attempt(_job_file, check, overrides or {})
+    if errors is None:
+        found = [error for error in check.errors if not isinstance(error, CheckSkipped)]
+        if found:
+            raise min(found, key=lambda error: error.line)
+        return job_file
+    errors.extend(check.errors)
+    return job_file or JobFile(path=path, model=None, jobs=[], model_ok=False)
+
+
+def _job_file(check: Checker, overrides: dict) -> JobFile:
+    """The file's jobs, model and defaults, each checked on its own; SpecError only when
+    the file as a whole cannot be read as a job file."""
+    root = read_yaml(check.path, read_text(check.path))
     top = check.mapping(root, "", TOP_KEYS)
+    defaults, wrong_defaults = _defaults(check, top.get("defaults", Located({}, root.line)))
+    model_node = top.get("model")
+    model, model_ok = _model(check, model_node)
     if "jobs" not in top:
         check.fail(root, "jobs", "missing; the file needs a 'jobs:' list of jobs to render")
     jobs_node = top["jobs"]
     if not isinstance(jobs_node.value, list) or not jobs_node.value:
         check.fail(jobs_node, "jobs", "expected a non-empty list of jobs")
-    defaults_node = top.get("defaults", Located({}, root.line))
-    defaults = check.mapping(defaults_node, "defaults", SETTING_KEYS)
-    model = plain(top["model"]) if "model" in top else "inception_v1"
-    if "model" in top:
-        _check_model(check, top["model"])
+    jobs = _jobs(check, jobs_node.value, defaults, wrong_defaults, overrides)
+    return JobFile(path=check.path, model=model, jobs=jobs,
+                   model_line=model_node.line if model_node else None, model_ok=model_ok)
+
+
+def _jobs(check: Checker, job_nodes: list, defaults: dict, wrong_defaults: set,
+          overrides: dict) -> list[JobSpec]:
+    """Every job, checked on its own, and their names unique; the jobs whose objective
+    reads right, to be checked against the model."""
     jobs, names = [], set()
-    for position, job_node in enumerate(jobs_node.value):
-        try:
-            job = _job(check, job_node, f"jobs[{position}]", defaults, overrides or {})
-            if job.name in names:
-                check.fail(job_node, f"jobs[{position}].name",
-                           f"'{job.name}' is used by an earlier job; job names must be unique")
-        except SpecError as error:
-            if errors is None:
-                raise
-            errors.append(error)
-            continue
-        names.add(job.name)
-        jobs.append(job)
-    return JobFile(path=path, model=model, jobs=jobs,
-                   model_line=top["model"].line if "model" in top else None)
+    for position, job_node in enumerate(job_nodes):
+        key = f"jobs[{position}]"
+        job = check.attempt(_job, check, job_node, key, defaults, wrong_defaults, overrides)
+        name = _given_name(job_node) if job is None else (
+            None if "name" in job.unchecked else job.name)
+        if name is not None:
+            if name in names:
+                check.attempt(check.fail, job_node, f"{key}.name", f"'{name}' is used "
+                              "by an earlier job; job names must be unique")
+            names.add(name)
+        if job is not None:
+            jobs.append(job)
+    return jobs
+
+
+def _model(check: Checker, node: Located | None) -> tuple[object, bool]:
+    """(the model the file names, whether that reads right); InceptionV1 when it names
+    none."""
+    if node is None:
+        return "inception_v1", True
+    before = len(check.errors)
+    check.attempt(_check_model, check, node)
+    return _model_from_file(check, plain(node)), not check.found_since(before)
+
+
+def _given_name(node: Located) -> str | None:
+    """The name a job gives itself, if it is a right one: names are unique whether or not
+    the rest of the job is right."""
+    given = node.value.get("name") if isinstance(node.value, dict) else None
+    if given is not None and isinstance(given.value, str) and NAME_PATTERN.match(given.value):
+        return given.value
+    return None
+
+
+def _defaults(check: Checker, node: Located) -> tuple[dict, set]:
+    """(the settings of ``defaults:`` that are right, the names of those that are wrong),
+    each checked once, as ``defaults.KEY``. Jobs fall back to the built-in default of a
+    wrong one, so that it is reported once and their other keys are still checked."""
+    spec = check.attempt(check.mapping, node, "defaults", SETTING_KEYS, otherwise={})
+    _, _, wrong = _settings(check, spec, "defaults", node, {})
+    return {name: value for name, value in spec.items() if name not in wrong}, wrong
+
+
+def _model_from_file(check: Checker, value):
+    """The model as the file names it, with a relative path taken from the job file's
+    folder, as every path in a job file is (``--model`` stays relative to the current
+    directory: it is not read from here)."""
+    if isinstance(value, str):
+        if value in NAMED_MODELS or "://" in value:
+            return value
+        return kinds.from_job_file(check, value)
+    if isinstance(value, dict) and isinstance(value.get("path"), str):
+        return {**value, "path": kinds.from_job_file(check, value["path"])}
+    return value
 
 
 def _check_model(check: Checker, node: Located):
@@ -159,56 +226,87 @@ def _check_preprocess(check: Checker, node: Located) -> None:
         check.boolean(spec["bgr"], f"{key}.bgr")
 
 
-def _job(check: Checker, node: Located, key: str, defaults: dict, overrides: dict) -> JobSpec:
+def _job(check: Checker, node: Located, key: str, defaults: dict, wrong_defaults: set,
+         overrides: dict) -> JobSpec | None:
+    """One job, each key checked on its own: a wrong value is recorded and replaced by its
+    default so that the other keys are still checked. None when its objective cannot be
+    read (noted: nothing of it can be checked against the model then)."""
     spec = check.mapping(node, key, JOB_KEYS)
-    merged = {**defaults, **{k: v for k, v in spec.items() if k in SETTING_KEYS}}
-    settings, resolved = _settings(check, merged, key, node, overrides)
-    if "objective" not in spec:
-        check.fail(node, f"{key}.objective", f"missing; one of {', '.join(JOB_KINDS)}, "
-                   "or a list of weighted terms")
-    objective_node = spec["objective"]
-    extras: dict = {}
-    if objective_node.value == "interpolate":
-        written, extras = _interpolation(check, node, key, spec)
-    else:
+    own = {name: value for name, value in spec.items() if name in SETTING_KEYS}
+    merged = {**defaults, **own}
+    settings, resolved, wrong = _settings(check, merged, key, node, overrides)
+    unchecked = set(wrong) | (set(wrong_defaults) - set(own))
+    if spec.get("objective") is not None and spec["objective"].value != "interpolate":
         for name in INTERPOLATION_KEYS:
             if name in spec:
-                check.fail(spec[name], f"{key}.{name}", "only interpolate objectives take "
-                           f"'{name}'")
-        written = _terms(check, node, key, spec)
+                check.attempt(check.fail, spec[name], f"{key}.{name}", "only interpolate "
+                              f"objectives take '{name}'")
+    objective = check.attempt(_objective, check, node, key, spec)
+    written, extras = objective if objective else (None, {})
+    if written is None:
+        check.skipped(node, key, "its layers, channels and the rest of its objective are "
+                      "checked once the errors above in its objective are fixed")
     if "diversity" in spec:
-        if len(written) != 1:
-            check.fail(spec["diversity"], f"{key}.diversity", "diversity works on a job with "
-                       "one objective, not a weighted sum or an interpolation")
-        group = kinds.diversity(check, spec["diversity"], f"{key}.diversity")
-        extras = dict(group_terms=(group,), images_per_unit=group.count + 1,
-                      reference_images=1)
+        extras.update(check.attempt(_diversity, check, spec, key, written, otherwise={}))
     for starts in ("init", "accentuate"):
         if starts in spec and settings.param.maco:
-            check.fail(spec[starts], f"{key}.{starts}", "param maco holds natural images' "
-                       "magnitude, so it cannot start from an image; use param fft (the "
-                       "default) or pixel")
+            check.attempt(check.fail, spec[starts], f"{key}.{starts}", "param maco holds "
+                          "natural images' magnitude, so it cannot start from an image; use "
+                          "param fft (the default) or pixel")
     if "init" in spec:
-        extras["init"] = kinds.init_image(check, spec["init"], f"{key}.init")
+        extras["init"] = check.attempt(kinds.init_image, check, spec["init"], f"{key}.init")
     if "accentuate" in spec:
-        extras["accentuate"] = _accentuation(check, spec, key, written)
+        extras["accentuate"] = check.attempt(_accentuation, check, spec, key, written)
         if "alpha" not in merged and overrides.get("alpha") is None:  # on unless set
             settings = replace(settings, alpha=True)
             resolved["alpha"] = True
     if "examples" in spec:
-        extras["examples"] = kinds.examples(check, spec["examples"], f"{key}.examples")
-    name = _name(check, spec, key, written)
-    return JobSpec(name=name, file=check.path, line=node.line, written=written,
+        extras["examples"] = check.attempt(kinds.examples, check, spec["examples"],
+                                           f"{key}.examples")
+    name = check.attempt(_name, check, spec, key, written)
+    if written is None:
+        return None
+    if name is None:
+        unchecked.add("name")
+    if "size" in unchecked and any(term.term.position for term in written):
+        check.skipped(node, key, "its neuron position is checked against the layer's map "
+                      "once its size is fixed")
+    return JobSpec(name=name or key, file=check.path, line=node.line, written=written,
                    settings=settings, batch_size=resolved["batch_size"], seed=resolved["seed"],
-                   resolved_settings=resolved,
-                   **extras)
+                   resolved_settings=resolved, unchecked=frozenset(unchecked), **extras)
 
 
-def _accentuation(check: Checker, spec: dict, key: str, written: list[WrittenTerm]):
-    """``accentuate:`` on a job of one channel, neuron or direction term, alone."""
+def _objective(check: Checker, node: Located, key: str, spec: dict):
+    """(the job's terms as written, what an interpolation needs besides them); Wrong (its
+    errors recorded) when any of it is wrong."""
+    if "objective" not in spec:
+        check.fail(node, f"{key}.objective", f"missing; one of {', '.join(JOB_KINDS)}, "
+                   "or a list of weighted terms")
+    start = len(check.errors)
+    if spec["objective"].value == "interpolate":
+        objective = _interpolation(check, node, key, spec)
+    else:
+        objective = _terms(check, node, key, spec), {}
+    check.settle(start)
+    return objective
+
+
+def _diversity(check: Checker, spec: dict, key: str, written: list | None) -> dict:
+    """What ``diversity:`` adds to a job of one objective (``written``; None when it could
+    not be read)."""
+    if written is not None and len(written) != 1:
+        check.attempt(check.fail, spec["diversity"], f"{key}.diversity", "diversity works on "
+                      "a job with one objective, not a weighted sum or an interpolation")
+    group = kinds.diversity(check, spec["diversity"], f"{key}.diversity")
+    return dict(group_terms=(group,), images_per_unit=group.count + 1, reference_images=1)
+
+
+def _accentuation(check: Checker, spec: dict, key: str, written: list[WrittenTerm] | None):
+    """``accentuate:`` on a job of one channel, neuron or direction term (``written``;
+    None when it could not be read), alone."""
     node = spec["accentuate"]
-    kind = written[0].term.kind
-    if len(written) != 1 or kind not in UNIT_KINDS + DIRECTION_KINDS:
+    if written is not None and (len(written) != 1
+                                or written[0].term.kind not in UNIT_KINDS + DIRECTION_KINDS):
         check.fail(node, f"{key}.accentuate", "accentuation works on a channel, neuron or "
                    "direction job with one objective")
     for other in ("diversity", "init"):
@@ -219,40 +317,52 @@ def _accentuation(check: Checker, spec: dict, key: str, written: list[WrittenTer
 
 
 def _terms(check: Checker, node: Located, key: str, spec: dict) -> list[WrittenTerm]:
+    """The terms of a single objective or of a weighted sum, each checked on its own."""
     objective_node = spec["objective"]
     if not isinstance(objective_node.value, list):
         return [_term(check, node, key, spec, single_unit=False)]
-    written = [_term(check, term_node, f"{key}.objective[{i}]",
-                     check.mapping(term_node, f"{key}.objective[{i}]", TERM_KEYS),
-                     single_unit=True)
-               for i, term_node in enumerate(objective_node.value)]
-    if not written:
+    if not objective_node.value:
         check.fail(objective_node, f"{key}.objective", "the list of terms is empty")
-    return written
+    return [check.attempt(_listed_term, check, term_node, f"{key}.objective[{i}]")
+            for i, term_node in enumerate(objective_node.value)]
+
+
+def _listed_term(check: Checker, node: Located, key: str) -> WrittenTerm:
+    """A term of a weighted sum."""
+    return _term(check, node, key, check.mapping(node, key, TERM_KEYS), single_unit=True)
 
 
 def _interpolation(check: Checker, node: Located, key: str, spec: dict):
     """``from`` and ``to`` (each {layer, channel(s)} or {layer, vector(s)}), ``frames`` and
     ``alignment`` -> the two end terms, and what the job needs besides."""
-    written = []
-    for end in ("from", "to"):
-        if end not in spec:
-            check.fail(node, f"{key}.{end}", "missing; e.g. {layer: Mixed_4b, channel: 11} "
-                       "or {layer: Mixed_4b, vector: {random: {seed: 1}}}")
-        located = spec[end]
-        end_spec = dict(check.mapping(located, f"{key}.{end}", END_KEYS))
-        direction = "vector" in end_spec or "vectors" in end_spec
-        end_spec["objective"] = Located("direction" if direction else "channel", located.line)
-        written.append(_term(check, located, f"{key}.{end}", end_spec, single_unit=False))
-    frames = (check.integer(spec["frames"], f"{key}.frames", 2, 256) if "frames" in spec
-              else 6)
-    alignment = kinds.alignment(check, spec.get("alignment"), f"{key}.alignment",
-                                written[0].term.layer, node.line)
+    written = [check.attempt(_end, check, node, key, spec, end) for end in ("from", "to")]
+    frames = (check.attempt(check.integer, spec["frames"], f"{key}.frames", 2, 256)
+              if "frames" in spec else 6)
+    alignment = None
+    if written[0] is not None:  # the alignment's layer defaults to the first end's
+        alignment = check.attempt(kinds.alignment, check, spec.get("alignment"),
+                                  f"{key}.alignment", written[0].term.layer, node.line)
     return written, dict(group_terms=(alignment,), images_per_unit=frames, interpolate=True)
 
 
-def _name(check: Checker, spec: dict, key: str, written: list[WrittenTerm]) -> str:
+def _end(check: Checker, node: Located, key: str, spec: dict, end: str) -> WrittenTerm:
+    """One end of an interpolation: ``from`` or ``to``."""
+    if end not in spec:
+        check.fail(node, f"{key}.{end}", "missing; e.g. {layer: Mixed_4b, channel: 11} "
+                   "or {layer: Mixed_4b, vector: {random: {seed: 1}}}")
+    located = spec[end]
+    end_spec = dict(check.mapping(located, f"{key}.{end}", END_KEYS))
+    direction = "vector" in end_spec or "vectors" in end_spec
+    end_spec["objective"] = Located("direction" if direction else "channel", located.line)
+    return _term(check, located, f"{key}.{end}", end_spec, single_unit=False)
+
+
+def _name(check: Checker, spec: dict, key: str, written: list[WrittenTerm] | None):
+    """The job's name: as given, or from its first term (None when that could not be
+    read)."""
     if "name" not in spec:
+        if written is None:
+            return None
         first = written[0].term
         return f"{first.kind}-{first.layer}".replace("/", "_")
     name = spec["name"].value
@@ -263,6 +373,27 @@ def _name(check: Checker, spec: dict, key: str, written: list[WrittenTerm]) -> s
 
 
 def _term(check: Checker, node: Located, key: str, spec: dict, single_unit: bool) -> WrittenTerm:
+    """One term: its kind first (every other key's check depends on it), then each key
+    on its own; Wrong (its errors recorded) when any is wrong."""
+    kind = _kind(check, node, key, spec, single_unit)
+    start = len(check.errors)
+    negative = check.attempt(_negative, check, spec, key, otherwise=False)
+    weight = (check.attempt(check.number, spec["weight"], f"{key}.weight", low=-1e6,
+                            high=1e6) if "weight" in spec else 1.0)
+    layer = check.attempt(_term_layer, check, node, key, spec, kind)
+    position = check.attempt(_position, check, spec, key, kind)
+    cossim_pow = check.attempt(_cossim_pow, check, spec, key, kind)
+    vectors = check.attempt(_vectors, check, node, key, spec, kind)
+    indices = check.attempt(_indices, check, node, key, spec, kind, single_unit)
+    check.settle(start)
+    term = Term(kind=kind, layer=layer, weight=weight, negative=negative, position=position,
+                cossim_pow=cossim_pow)
+    return WrittenTerm(term=term, indices=indices[0], where=(node.line, key),
+                       lines={name: value.line for name, value in spec.items()},
+                       index_key=indices[1], vectors=vectors)
+
+
+def _kind(check: Checker, node: Located, key: str, spec: dict, single_unit: bool) -> str:
     kind_node = spec.get("objective")
     if kind_node is None:
         check.fail(node, f"{key}.objective", f"missing; one of {', '.join(KINDS)}")
@@ -273,6 +404,11 @@ def _term(check: Checker, node: Located, key: str, spec: dict, single_unit: bool
         hint = f"did you mean '{close[0]}'? " if close else ""
         check.fail(kind_node, f"{key}.objective",
                    f"unknown objective {kind!r}; {hint}expected one of {', '.join(allowed)}")
+    return kind
+
+
+def _negative(check: Checker, spec: dict, key: str) -> bool:
+    """``negative: true`` or ``sign: negative``."""
     negative = False
     if "negative" in spec:
         negative = check.boolean(spec["negative"], f"{key}.negative")
@@ -280,48 +416,52 @@ def _term(check: Checker, node: Located, key: str, spec: dict, single_unit: bool
         if spec["sign"].value not in ("positive", "negative"):
             check.fail(spec["sign"], f"{key}.sign", "expected 'positive' or 'negative'")
         negative = negative or spec["sign"].value == "negative"
-    weight = (check.number(spec["weight"], f"{key}.weight", low=-1e6, high=1e6)
-              if "weight" in spec else 1.0)
-    layer = LOGITS
+    return negative
+
+
+def _term_layer(check: Checker, node: Located, key: str, spec: dict, kind: str) -> str:
     if kind in CLASS_KINDS:
         if "layer" in spec and spec["layer"].value != LOGITS:
             check.fail(spec["layer"], f"{key}.layer", f"{kind} objectives use the logits; "
                        "leave 'layer' out")
-    else:
-        if "layer" not in spec:
-            check.fail(node, f"{key}.layer", f"missing; a {kind} objective needs a layer "
-                       "(see `fvcli layers`)")
-        layer = str(spec["layer"].value)
-    position = None
-    if "position" in spec:
-        if kind != "neuron":
-            check.fail(spec["position"], f"{key}.position", "only neuron objectives take "
-                       "a position")
-        value = plain(spec["position"])
-        if not (isinstance(value, list) and len(value) == 2
-                and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
-                        for v in value)):
-            check.fail(spec["position"], f"{key}.position",
-                       f"expected [y, x] with whole numbers >= 0, got {value!r}")
-        position = tuple(value)
-    cossim_pow = 0.0
-    if "cossim_pow" in spec:
-        if kind != "direction":
-            check.fail(spec["cossim_pow"], f"{key}.cossim_pow", "only direction objectives "
-                       "take cossim_pow")
-        cossim_pow = check.number(spec["cossim_pow"], f"{key}.cossim_pow", 0.0)
-    term = Term(kind=kind, layer=layer, weight=weight, negative=negative, position=position,
-                cossim_pow=cossim_pow)
-    vectors = None
+        return LOGITS
+    if "layer" not in spec:
+        check.fail(node, f"{key}.layer", f"missing; a {kind} objective needs a layer "
+                   "(see `fvcli layers`)")
+    return str(spec["layer"].value)
+
+
+def _position(check: Checker, spec: dict, key: str, kind: str) -> tuple | None:
+    if "position" not in spec:
+        return None
+    if kind != "neuron":
+        check.fail(spec["position"], f"{key}.position", "only neuron objectives take "
+                   "a position")
+    value = plain(spec["position"])
+    if not (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                    for v in value)):
+        check.fail(spec["position"], f"{key}.position",
+                   f"expected [y, x] with whole numbers >= 0, got {value!r}")
+    return tuple(value)
+
+
+def _cossim_pow(check: Checker, spec: dict, key: str, kind: str) -> float:
+    if "cossim_pow" not in spec:
+        return 0.0
+    if kind != "direction":
+        check.fail(spec["cossim_pow"], f"{key}.cossim_pow", "only direction objectives "
+                   "take cossim_pow")
+    return check.number(spec["cossim_pow"], f"{key}.cossim_pow", 0.0)
+
+
+def _vectors(check: Checker, node: Located, key: str, spec: dict, kind: str):
     if kind in DIRECTION_KINDS:
-        vectors = kinds.direction_vectors(check, spec, key, node)
-    elif "vector" in spec or "vectors" in spec:
+        return kinds.direction_vectors(check, spec, key, node)
+    if "vector" in spec or "vectors" in spec:
         name = "vector" if "vector" in spec else "vectors"
         check.fail(spec[name], f"{key}.{name}", f"only direction objectives take '{name}'")
-    indices, index_key = _indices(check, node, key, spec, kind, single_unit)
-    return WrittenTerm(term=term, indices=indices, where=(node.line, key),
-                       lines={name: value.line for name, value in spec.items()},
-                       index_key=index_key, vectors=vectors)
+    return None
 
 
 def _indices(check, node, key, spec, kind, single_unit):
@@ -383,28 +523,41 @@ def parse_indices(value):
 
 def _settings(check: Checker, merged: dict, key: str, node: Located, overrides: dict):
     """(RenderSettings, every setting as resolved: defaults filled in, ``overrides`` from
-    the command line applied, structured values as the manifest shows them)."""
+    the command line applied, structured values as the manifest shows them, and the names
+    of the settings found wrong). Each setting is checked on its own; a wrong one is
+    recorded and replaced by its default, so that the others are still checked."""
     resolved = {name: plain(merged[name]) if name in merged else DEFAULTS[name]
                 for name in SETTING_KEYS}
-
-    def where(name):
-        return merged.get(name, node)
-
+    wrong = set()
     for name, setting in SETTINGS.items():
         if name in merged and setting.kind != "structured":
-            resolved[name] = _setting(check, where(name), f"{key}.{name}", setting)
+            start = len(check.errors)
+            resolved[name] = check.attempt(_setting, check, merged[name], f"{key}.{name}",
+                                           setting, otherwise=DEFAULTS[name])
+            if check.found_since(start):
+                wrong.add(name)
     for name, value in overrides.items():
         if value is not None:
             resolved[name] = value
-    param = _param(check, where("param"), f"{key}.param", resolved["param"], resolved["size"])
+
+    def structured(name, read, *args):
+        """Setting ``name`` read by ``read``; when wrong, its default read instead."""
+        start = len(check.errors)
+        value = check.attempt(read, check, merged.get(name, node), f"{key}.{name}",
+                              resolved[name], *args)
+        if not check.found_since(start):
+            return value
+        wrong.add(name)
+        resolved[name] = DEFAULTS[name]
+        return read(check, node, f"{key}.{name}", DEFAULTS[name], *args)
+
+    param = structured("param", _param, resolved["size"])
     if param.maco and "transforms" not in merged and "transforms" not in overrides:
         resolved["transforms"] = "maco"  # MACO is made for crops of its canvas
     if param.maco and "alpha" not in merged and overrides.get("alpha") is None:
         resolved["alpha"] = True
-    transforms = _transforms(check, where("transforms"), f"{key}.transforms",
-                             resolved["transforms"])
-    regs = _regularizers(check, where("regularizers"), f"{key}.regularizers",
-                         resolved["regularizers"])
+    transforms = structured("transforms", _transforms)
+    regs = structured("regularizers", _regularizers)
     resolved.update(param=param.describe(), transforms=transforms.describe(),
                     regularizers=dict(regs))
     settings = RenderSettings(size=resolved["size"], steps=resolved["steps"],
@@ -412,7 +565,7 @@ def _settings(check: Checker, merged: dict, key: str, node: Located, overrides: 
                               transforms=transforms, regularizers=tuple(regs.items()),
                               revive=resolved["revive"], precision=resolved["precision"],
                               xla=resolved["xla"], alpha=resolved["alpha"])
-    return settings, resolved
+    return settings, resolved, wrong
 
 
 def _setting(check: Checker, located: Located, key: str, setting: Setting):

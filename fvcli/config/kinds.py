@@ -54,6 +54,13 @@ def base_folder(check: Checker) -> str:
     return os.path.dirname(os.path.abspath(check.path))
 
 
+def from_job_file(check: Checker, path: str) -> str:
+    """``path`` as written in the job file, found from the file's folder (not from the
+    current directory, so a file means the same wherever fvcli is run from). Errors name
+    this path, so that a user sees where fvcli looked."""
+    return os.path.normpath(os.path.join(base_folder(check), path))
+
+
 def direction_vectors(check: Checker, spec: dict, key: str, node: Located) -> VectorSource:
     """``vector:`` (a list, a .npy file or {random: {seed: N}}) or ``vectors:`` (a .npy of
     shape [n, channels], or {random: {seed: N, count: n}})."""
@@ -108,11 +115,11 @@ def _finite_vector(check: Checker, located: Located, key: str, array) -> np.ndar
 
 
 def _load_npy(check: Checker, located: Located, key: str, path: str, rows: bool):
-    full = os.path.join(base_folder(check), path)
+    full = from_job_file(check, path)
     try:
         array = np.load(full, allow_pickle=False)
     except (OSError, ValueError) as error:
-        check.fail(located, key, f"cannot read {path} as a .npy array: "
+        check.fail(located, key, f"cannot read {full} as a .npy array: "
                    f"{getattr(error, 'strerror', None) or error}")
     wanted = 2 if rows else 1
     if array.ndim != wanted or not np.issubdtype(array.dtype, np.number):
@@ -171,14 +178,14 @@ def _readable_image(check: Checker, located: Located, key: str, value: str) -> s
     """The absolute path of image ``value`` (relative to the job file), checked readable."""
     import imageio.v3 as iio
 
-    path = os.path.join(base_folder(check), value)
+    path = from_job_file(check, value)
     try:
         pixels = iio.imread(path)
     except Exception as error:  # imageio raises many kinds; all mean "not an image"
         reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
-        check.fail(located, key, f"cannot read {value} as an image: {reason}")
+        check.fail(located, key, f"cannot read {path} as an image: {reason}")
     if pixels.ndim not in (2, 3):
-        check.fail(located, key, f"{value} is not a single image (shape {pixels.shape})")
+        check.fail(located, key, f"{path} is not a single image (shape {pixels.shape})")
     return path
 
 
@@ -187,13 +194,16 @@ def examples(check: Checker, located: Located, key: str) -> dict:
     spec = check.mapping(located, key, EXAMPLES_KEYS)
     if "images" not in spec:
         check.fail(located, f"{key}.images", "missing; the folder of images to score")
+    top = (check.attempt(check.integer, spec["top"], f"{key}.top", EXAMPLES_TOP.low,
+                         EXAMPLES_TOP.high) if "top" in spec else EXAMPLES_TOP.default)
+    crop = (check.attempt(check.boolean, spec["crop"], f"{key}.crop") if "crop" in spec
+            else False)
     folder = spec["images"].value
-    path = os.path.join(base_folder(check), str(folder))
-    if not isinstance(folder, str) or not os.path.isdir(path):
-        check.fail(spec["images"], f"{key}.images", f"{folder!r} is not a folder")
-    top = (check.integer(spec["top"], f"{key}.top", EXAMPLES_TOP.low, EXAMPLES_TOP.high)
-           if "top" in spec else EXAMPLES_TOP.default)
-    crop = check.boolean(spec["crop"], f"{key}.crop") if "crop" in spec else False
+    if not isinstance(folder, str):
+        check.fail(spec["images"], f"{key}.images", f"expected a folder, got {folder!r}")
+    path = from_job_file(check, folder)
+    if not os.path.isdir(path):
+        check.fail(spec["images"], f"{key}.images", f"{path} is not a folder")
     return {"images": path, "top": top, "crop": crop}
 
 
@@ -203,12 +213,12 @@ def spectrum_file(check: Checker, located: Located, key: str, value) -> str:
     if not isinstance(value, str) or not value:
         check.fail(located, key, f"expected the path of a .npy file from `fvcli spectrum`, "
                    f"got {value!r}")
-    path = os.path.join(base_folder(check), value)
+    path = from_job_file(check, value)
     try:
         magnitude = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:
         reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
-        check.fail(located, key, f"cannot read {value} as a .npy spectrum: {reason}")
+        check.fail(located, key, f"cannot read {path} as a .npy spectrum: {reason}")
     shape = getattr(magnitude, "shape", ())
     if not (len(shape) == 3 and shape[0] == 3 and shape[1] >= 8
             and shape[2] == shape[1] // 2 + 1):
@@ -253,12 +263,12 @@ def accentuation(check: Checker, located: Located, key: str) -> Accentuation:
         check.fail(located, f"{key}.images", "missing; a list of images or a folder of them")
     images_node = spec["images"]
     value = plain(images_node)
-    folder = os.path.join(base_folder(check), value) if isinstance(value, str) else None
+    folder = from_job_file(check, value) if isinstance(value, str) else None
     if folder and os.path.isdir(folder):
         names = sorted(name for name in os.listdir(folder)
                        if name.lower().endswith(IMAGE_SUFFIXES))
         if not names:
-            check.fail(images_node, f"{key}.images", f"{value} holds no images "
+            check.fail(images_node, f"{key}.images", f"{folder} holds no images "
                        f"({', '.join(IMAGE_SUFFIXES)})")
         value = [os.path.join(folder, name) for name in names]
     if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):

@@ -258,7 +258,8 @@ def plan_job(path: str, spec: JobSpec, network, precision_of) -> PlannedJob:
                        written.term.layer)
         term = written.term
         _check_layer_kind(path, written.lines.get("layer", line), key, term, layer)
-        if term.position and layer.is_spatial:
+        # A wrong size was replaced by the default: the map's size at it says nothing.
+        if term.position and layer.is_spatial and "size" not in spec.unchecked:
             _check_position(path, written.lines.get("position", line), key,
                             term.position, network, layer, spec.settings.size)
         resolved_terms.append(replace(term, layer=layer.name))

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import JobFile, SpecError, load_job_file
-from ..models.errors import ModelError
+from ..config.errors import CheckSkipped
+from ..models.errors import ModelError, ModelUnavailable
 from ..models.tensorflow_import import import_tensorflow_quietly
 from .plan import PlannedJob, plan_job_file
 
@@ -45,9 +46,10 @@ def prepare_job_files(job_files, model_option, overrides: dict, device_name: str
     commands that only score images, precisions are left as written and not checked).
 
     Raises the first SpecError, or, given an ``errors`` list, adds every error of every
-    file to it and goes on. A device that is not there raises HardwareError. A model that
-    cannot be loaded raises ModelError (or ModelUnavailable) naming where it was given:
-    ``--model``, or the file and line."""
+    file to it and goes on (a file's model that cannot be loaded is one of them, and its
+    jobs are left unplanned, with a note). A device that is not there raises
+    HardwareError. A model that cannot be loaded raises ModelError (or ModelUnavailable)
+    naming where it was given: ``--model``, or the file and line."""
     files = [load_job_file(path, overrides, errors) for path in job_files]
     import_tensorflow_quietly()  # only now: a bad file is reported without waiting for it
     from ..engine.hardware import resolve_device, resolve_precision
@@ -61,15 +63,32 @@ def prepare_job_files(job_files, model_option, overrides: dict, device_name: str
     prepared, networks = [], {}
     for job_file in files:
         model = model_option or job_file.model
+        if not model_option and not job_file.model_ok:
+            _not_planned(job_file, errors, "its model is fixed")
+            continue
         key = repr(model)
         if key not in networks:
             try:
                 networks[key] = load_network(model)
             except ModelError as error:
-                raise type(error)(f"{_model_origin(job_file, model_option)}: {error}") from None
+                if errors is None or model_option or isinstance(error, ModelUnavailable):
+                    raise type(error)(f"{_model_origin(job_file, model_option)}: {error}") \
+                        from None
+                errors.append(SpecError(job_file.path, job_file.model_line, "model",
+                                        str(error)))
+                _not_planned(job_file, errors, "its model loads")
+                continue
         jobs = plan_job_file(job_file, networks[key], precision_of, errors)
         prepared.append(PreparedFile(job_file, jobs, networks[key], model))
     return Prepared(prepared, device)
+
+
+def _not_planned(job_file: JobFile, errors: list, until: str) -> None:
+    """Note that the jobs of ``job_file`` are not checked against a model: its own is
+    wrong."""
+    if job_file.jobs:
+        errors.append(CheckSkipped(job_file.path, job_file.model_line, "model",
+                                   f"its jobs' layers and channels are checked once {until}"))
 
 
 def _model_origin(job_file: JobFile, model_option) -> str:
