@@ -305,7 +305,9 @@ def test_slurm_warns_of_more_shards_than_units_and_still_writes_the_script(tmp_p
 FAKE_SBATCH = """#!/bin/sh
 # fails on the submission number in $FAIL_AT; the others print a job id
 n=$(( $(cat "$COUNT" 2>/dev/null || echo 0) + 1 )); echo $n > "$COUNT"
-if [ "$n" = "$FAIL_AT" ]; then echo "sbatch: error: Invalid partition name specified" >&2; exit 1; fi
+if [ "$n" = "$FAIL_AT" ]; then
+    echo "sbatch: error: Invalid partition name specified" >&2; exit 1
+fi
 echo $(( 100 + n ))
 """
 
