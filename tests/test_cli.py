@@ -146,8 +146,9 @@ def test_a_render_records_its_speed_and_validate_estimates_from_it(tmp_path, mon
     assert result.exit_code == 0, result.output
     (key, speed), = json.loads(open(speeds_path()).read()).items()
     assert speed["gflop_per_s"] > 0 and speed["how"] == "a render"
-    # three job shapes: the render traced three times, the first of the process and later
-    assert speed["first_trace_seconds"] > 0 and speed["trace_seconds"] > 0
+    # three job shapes: the render traced three times, so at least twice after the process's
+    # first trace (which an earlier test in this process may have done)
+    assert speed["trace_seconds"] > 0 and speed.get("first_trace_seconds", 1) > 0
     # at a speed that makes the whole file 3000 s of work, the estimate says 50 minutes
     jobs_of_file = plan_job_file(load_job_file(jobs), demo_network, lambda requested: "fp32")
     flops = sum(job_flops(job, demo_network) for job in jobs_of_file)
