@@ -3,12 +3,13 @@
 import json
 import re
 import textwrap
+from types import SimpleNamespace
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from support.helpers import CHECKOUT, run
+from support.helpers import CHECKOUT, on_cpu, run
 
 JOBS = """\
 model: demo
@@ -145,6 +146,9 @@ def test_a_render_records_its_speed_and_validate_estimates_from_it(tmp_path, mon
     assert result.exit_code == 0, result.output
     (key, speed), = json.loads(open(speeds_path()).read()).items()
     assert speed["gflop_per_s"] > 0 and speed["how"] == "a render"
+    # three job shapes: the render traced three times, so at least twice after the process's
+    # first trace (which an earlier test in this process may have done)
+    assert speed["trace_seconds"] > 0 and speed.get("first_trace_seconds", 1) > 0
     # at a speed that makes the whole file 3000 s of work, the estimate says 50 minutes
     jobs_of_file = plan_job_file(load_job_file(jobs), demo_network, lambda requested: "fp32")
     flops = sum(job_flops(job, demo_network) for job in jobs_of_file)
@@ -155,6 +159,33 @@ def test_a_render_records_its_speed_and_validate_estimates_from_it(tmp_path, mon
     assert "estimated time on this machine: about 50 min" in result.output
     assert "timing" not in result.stderr
     assert "about" not in run("validate", jobs, "--no-estimate").output
+
+
+@pytest.mark.parametrize("recorded, traces", [
+    ({"first_trace_seconds": 30, "trace_seconds": 20}, [30, 20, 20]),
+    ({"trace_seconds": 20}, [40, 20, 20]),       # the first trace taken at twice a later one
+    ({"first_trace_seconds": 30}, [30, 15, 15]),  # later ones at half the first
+])
+def test_validate_adds_the_start_up_and_a_trace_per_job_shape(tmp_path, monkeypatch,
+                                                              demo_network, recorded, traces):
+    from fvcli.engine.hardware import resolve_device
+    from fvcli.sweep.speed import speed_key, speeds_path
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    clock = SimpleNamespace(perf_counter=iter([100.0, 107.0]).__next__)  # start-up: 7 s
+    monkeypatch.setattr("fvcli.sweep.prepare.time", clock)
+    key = speed_key(demo_network.fingerprint, resolve_device("auto").name, on_cpu("auto"))
+    (tmp_path / "cache" / "fvcli").mkdir(parents=True)
+    # so fast that the steps themselves round to nothing: what is left is start-up + traces
+    open(speeds_path(), "w").write(json.dumps({key: {
+        **recorded, "gflop_per_s": 1e9, "how": "a render", "when": "then"}}))
+    result = run("validate", write_jobs(tmp_path))  # three jobs of three shapes
+    assert result.exit_code == 0, result.output
+    assert "timing" not in result.stderr
+    per_job = [int(found) for found in re.findall(r"; about (\d+) s$", result.output, re.M)]
+    assert per_job == traces
+    assert (f"about {7 + sum(traces)} s (start-up 7.0 s, 3 step trace(s) "
+            f"{sum(traces):.1f} s") in result.output
 
 
 def test_validate_times_a_few_steps_where_no_speed_is_recorded(tmp_path, monkeypatch):

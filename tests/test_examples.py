@@ -92,3 +92,39 @@ def test_a_job_without_units_to_score_is_one_clear_line(tmp_path):
     assert result.exit_code == 2
     (line,) = result.stderr.strip().splitlines()
     assert "dataset examples need a job with one channel" in line
+
+
+@pytest.mark.parametrize("contents", ["nothing", "only unreadable images"])
+def test_a_folder_without_a_readable_image_is_one_line_and_keeps_the_old_examples(
+        tmp_path, contents):
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.mkdir()
+    bad.mkdir()
+    iio.imwrite(good / "a.png", (texture(0, SIZE, np.random.default_rng(0)) * 255)
+                .astype(np.uint8))
+    if contents == "only unreadable images":
+        (bad / "sub").mkdir()
+        (bad / "sub" / "x.jpg").write_bytes(b"not an image")
+        (bad / "y.png").write_bytes(b"")
+    (bad / "notes.txt").write_text("not an image file")
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("model: demo\njobs:\n  - {name: c, objective: channel, layer: conv3, "
+                    "channels: 0-1}\n")
+    out = tmp_path / "out"
+    assert run("examples", jobs, "--images", good, "--out", out).exit_code == 0
+    before = (out / "c" / "examples.json").read_bytes()
+    result = run("examples", jobs, "--images", bad, "--out", out)
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and errors[0].startswith("fvcli: error: --images: ")
+    assert ("no image files" if contents == "nothing" else "could be read (2 skipped") \
+        in errors[0]
+    assert "images scored" not in result.stdout
+    assert (out / "c" / "examples.json").read_bytes() == before
+    # named by the job file, the error gives the file, line and key
+    jobs.write_text("model: demo\njobs:\n  - {name: c, objective: channel, layer: conv3, "
+                    "channels: 0-1, examples: {images: bad}}\n")
+    result = run("examples", jobs, "--out", out)
+    assert result.exit_code == 2
+    assert f"{jobs}:3: c: examples.images:" in result.stderr
+    assert (out / "c" / "examples.json").read_bytes() == before

@@ -212,7 +212,7 @@ def test_collect_and_status_on_a_folder_with_nothing_are_one_clear_line(tmp_path
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
-def test_help_collect_status_and_slurm_never_import_tensorflow(tmp_path):
+def test_help_collect_status_and_unchecked_slurm_never_import_tensorflow(tmp_path):
     out = tmp_path / "out"
     assert run("render", write_job_file(tmp_path, "0-1"), "--out", out).exit_code == 0
     jobs = write_job_file(tmp_path, "0-1")
@@ -220,7 +220,7 @@ def test_help_collect_status_and_slurm_never_import_tensorflow(tmp_path):
         import sys
         from fvcli.cli import main
         for args in (["--help"], ["collect", {str(out)!r}], ["status", {str(out)!r}],
-                     ["slurm", {jobs!r}, "--shards", "4"]):
+                     ["slurm", {jobs!r}, "--shards", "4", "--no-check"]):
             try:
                 main(args)
             except SystemExit as done:
@@ -275,6 +275,64 @@ def test_slurm_script_is_valid_bash_with_the_array_and_a_collect_after_it(tmp_pa
     assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
     bad = run("slurm", tmp_path / "missing.yaml", "--shards", "2")
     assert bad.exit_code == 2
+
+
+@pytest.mark.parametrize("check", ["--check", "--no-check"])
+def test_slurm_refuses_a_bad_job_file_with_every_problem_and_no_script(tmp_path, check):
+    jobs = write_job_file(tmp_path, "0-5", extra_jobs=(
+        "  - {name: deep, objective: channel, layer: conv9, channels: 0-3}\n"
+        "  - {name: bad, objective: channel, layer: conv2, channels: 0-3, steps: -1}\n"))
+    result = run("slurm", jobs, "--shards", "2", check)
+    assert result.exit_code == 2 and result.stdout == ""
+    errors = result.stderr.strip().splitlines()
+    assert all(line.startswith(f"fvcli: error: {jobs}:") for line in errors), errors
+    assert any(":6: " in line and "steps" in line for line in errors), errors
+    # the unknown layer needs the model to be seen; --no-check cannot know it
+    assert any(":5: " in line and "conv9" in line for line in errors) == (check == "--check")
+    assert len(errors) == (2 if check == "--check" else 1)
+
+
+def test_slurm_warns_of_more_shards_than_units_and_still_writes_the_script(tmp_path):
+    jobs = write_job_file(tmp_path, "0-5")
+    result = run("slurm", jobs, "--shards", "8")
+    assert result.exit_code == 0
+    (warning,) = result.stderr.strip().splitlines()
+    assert warning.startswith("fvcli: warning: --shards 8 is more than the 6 units")
+    assert "--shards 6 is enough" in warning and "#SBATCH --array=0-7" in result.stdout
+    assert run("slurm", jobs, "--shards", "6").stderr == ""
+
+
+FAKE_SBATCH = """#!/bin/sh
+# fails on the submission number in $FAIL_AT; the others print a job id
+n=$(( $(cat "$COUNT" 2>/dev/null || echo 0) + 1 )); echo $n > "$COUNT"
+if [ "$n" = "$FAIL_AT" ]; then
+    echo "sbatch: error: Invalid partition name specified" >&2; exit 1
+fi
+echo $(( 100 + n ))
+"""
+
+
+@pytest.mark.parametrize("fail_at", [1, 2])
+def test_a_failed_submission_leaves_nothing_submitted_or_on_disk(tmp_path, fail_at):
+    bin_folder, state = tmp_path / "bin", tmp_path / "state"
+    bin_folder.mkdir()
+    state.mkdir()
+    (bin_folder / "sbatch").write_text(FAKE_SBATCH)
+    (bin_folder / "scancel").write_text(f'#!/bin/sh\necho "$@" >> {state}/cancelled\n')
+    for tool in ("sbatch", "scancel"):
+        (bin_folder / tool).chmod(0o755)
+    out = tmp_path / "new" / "out"
+    env = {"PATH": f"{bin_folder}:{os.environ['PATH']}", "COUNT": str(state / "count"),
+           "FAIL_AT": str(fail_at)}
+    result = run("slurm", write_job_file(tmp_path, "0-5"), "--shards", "2", "--out", out,
+                 "--submit", env=env)
+    assert result.exit_code == 1 and result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("fvcli: error: sbatch failed: ") and "Invalid partition" in line
+    assert not (tmp_path / "new").exists()
+    cancelled = (state / "cancelled").read_text().split() if fail_at == 2 else []
+    assert cancelled == (["101"] if fail_at == 2 else [])
+    assert ("render array 101 cancelled" in line) == (fail_at == 2)
 
 
 def test_temporary_files_of_dead_processes_are_removed_and_others_kept(tmp_path):

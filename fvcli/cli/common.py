@@ -74,13 +74,14 @@ def cannot_write(error: OSError, default_path: str) -> None:
     fail(f"cannot write {error.filename or default_path}: {error.strerror}", ExitCode.FAILURE)
 
 
-def model_failure(error) -> None:
+def model_failure(error, hint: str = "") -> None:
     """One line for a model that cannot be loaded: bad input (2) when the user named
-    something that is not there, a failure (1) when it cannot be had here (offline)."""
+    something that is not there, a failure (1) when it cannot be had here (offline);
+    ``hint`` (what else the user can do) ends the line."""
     from ..models.errors import ModelUnavailable
 
-    fail(str(error), ExitCode.FAILURE if isinstance(error, ModelUnavailable)
-         else ExitCode.BAD_INPUT)
+    fail(f"{error}; {hint}" if hint else str(error),
+         ExitCode.FAILURE if isinstance(error, ModelUnavailable) else ExitCode.BAD_INPUT)
 
 
 def load_network_or_fail(model, table_size=None, where: str = "--model"):
@@ -110,11 +111,12 @@ def _report(errors: list, note_kind) -> None:
 
 
 def prepare_or_fail(job_files, model_option, overrides, device: str = "auto",
-                    all_errors: bool = False, renders: bool = True):
+                    all_errors: bool = False, renders: bool = True, model_hint: str = ""):
     """Every job file read, its model loaded and its jobs planned for ``device``
     (:func:`fvcli.sweep.prepare.prepare_job_files`). On bad input, print the first error
     (or, with ``all_errors``, every error of every file in file and line order, then a
-    note for each check left out because it depends on a wrong value), exit 2."""
+    note for each check left out because it depends on a wrong value), exit 2.
+    ``model_hint`` ends the line of a model that cannot be loaded."""
     from ..config import SpecError
     from ..config.errors import CheckSkipped
     from ..engine.machine import HardwareError
@@ -130,7 +132,7 @@ def prepare_or_fail(job_files, model_option, overrides, device: str = "auto",
         errors.append(error)
     except ModelError as error:
         _report(errors, CheckSkipped)  # what the files hold is wrong too
-        model_failure(error)
+        model_failure(error, model_hint)
     except HardwareError as error:  # the device asked for is not there
         _report(errors, CheckSkipped)
         fail(f"--device: {error}", ExitCode.BAD_INPUT)

@@ -37,16 +37,17 @@ def examples(job_file, images, top, crop, out, model, batch_size):
     forward pass per batch, on the layer's pre-activation where it has one (negative
     examples exist only there). Writes OUT/<job>/examples.json and a grid per unit,
     OUT/<job>/examples/<unit>.png, one row per kind. Unreadable images are skipped with
-    a warning and listed in examples.json. The folder is streamed, so its size is not
-    limited by memory.
+    a warning and listed in examples.json; a folder with no image, or none that can be
+    read, is an error (exit 2) and leaves every examples.json as it was. The folder is
+    streamed, so its size is not limited by memory.
     """
     (prepared,) = prepare_or_fail([job_file], model, {}, renders=False).files
     from ..config import SpecError
-    from ..sweep.examples import find_examples, plan_examples
+    from ..sweep.examples import NoImages, find_examples, plan_examples
 
     try:
         tasks = plan_examples(prepared, images, top, crop)
-    except SpecError as error:
+    except (SpecError, NoImages) as error:
         fail(str(error), ExitCode.BAD_INPUT)
 
     def written(path, run) -> None:
@@ -55,5 +56,7 @@ def examples(job_file, images, top, crop, out, model, batch_size):
         find_examples(tasks, out, batch_size,
                       warn=lambda message: click.echo(f"fvcli: warning: {message}", err=True),
                       on_written=written)
+    except NoImages as error:
+        fail(str(error), ExitCode.BAD_INPUT)
     except OSError as error:
         cannot_write(error, out)

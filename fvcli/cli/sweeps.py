@@ -80,25 +80,35 @@ def status(target, out):
 @click.option("--mem", help="sbatch --mem per task, e.g. 16G.")
 @click.option("--account", help="sbatch --account.")
 @click.option("--extra", default="", help="More sbatch options, e.g. '--qos=long'.")
-@click.option("--submit", is_flag=True, help="Run the script (sbatch) and print the job ids.")
+@click.option("--check/--no-check", default=True, show_default=True,
+              help="Load the model and check the jobs against it as validate does (layers, "
+                   "channels, files) before writing the script. --no-check, for a login "
+                   "node that cannot load the model, checks the job file alone.")
+@click.option("--submit", is_flag=True,
+              help="Run the script (sbatch) and print the job ids; if it fails, nothing is "
+                   "left submitted or on disk.")
 def slurm(job_file, shards, out, partition, time_limit, gpus, cpus, mem, account, extra,
-          submit):
+          check, submit):
     """Print an sbatch script that sweeps JOB_FILE over a Slurm array.
 
     The script submits SHARDS render tasks (each renders its shard of the units and
     resumes whatever is already on disk) and one collect task that runs after all of them
     and writes the grids, manifests and OUT/index.html. Save it, add your site's module
     loads, and run it with bash; or pass --submit.
+
+    The job file is checked first, as validate checks it (without the device checks,
+    which belong to the compute nodes): a bad file prints every problem and exits 2
+    with no script.
     """
     import subprocess
 
-    from ..config import SpecError, load_job_file
     from ..sweep.slurm import sbatch_script
 
-    try:
-        load_job_file(job_file)
-    except SpecError as error:
-        fail(str(error), ExitCode.BAD_INPUT)
+    units = _checked_unit_count(job_file) if check else _check_file_alone(job_file)
+    if units is not None and shards > units:
+        click.echo(f"fvcli: warning: --shards {shards} is more than the {units} units of "
+                   f"{job_file}: at least {shards - units} array tasks will have nothing to "
+                   f"render; --shards {units} is enough", err=True)
     resources = {"partition": partition, "time": time_limit, "gpus": gpus,
                  "cpus_per_task": cpus, "mem": mem, "account": account}
     script = sbatch_script(job_file, out, shards, resources, extra)
@@ -110,6 +120,36 @@ def slurm(job_file, shards, out, partition, time_limit, gpus, cpus, mem, account
     except OSError as error:
         fail(f"cannot run bash: {error.strerror}", ExitCode.FAILURE)
     if result.returncode != 0:
-        reason = (result.stderr.strip().splitlines() or ["no message"])[-1]
-        fail(f"sbatch failed: {reason}", ExitCode.FAILURE)
+        # the script has already undone what it did (folders, a submitted array); say
+        # why in one line, sbatch's reason and what was undone
+        reason = "; ".join(line.strip() for line in result.stderr.splitlines() if line.strip())
+        fail(f"sbatch failed: {reason or 'no message'}", ExitCode.FAILURE)
     click.echo(result.stdout, nl=False)
+
+
+def _checked_unit_count(job_file: str) -> int:
+    """The number of units of ``job_file``, planned against its model (every problem
+    printed, exit 2 when there is one). Precisions and memory are not checked: they
+    depend on the compute nodes' devices, not this one's."""
+    from .common import prepare_or_fail
+
+    prepared = prepare_or_fail([job_file], None, {}, "cpu", all_errors=True, renders=False,
+                               model_hint="--no-check writes the script without loading "
+                                          "the model")
+    return sum(len(job.units) for job, _ in prepared.jobs)
+
+
+def _check_file_alone(job_file: str) -> None:
+    """Check ``job_file`` without its model (every problem printed, exit 2 when there is
+    one); the units cannot be counted without the model, so return None."""
+    from ..config import SpecError, load_job_file
+
+    errors = []
+    try:
+        load_job_file(job_file, {}, errors)
+    except SpecError as error:
+        errors.append(error)
+    for error in sorted(errors, key=lambda error: (error.file, error.line)):
+        click.echo(f"fvcli: error: {error}", err=True)
+    if errors:
+        raise SystemExit(ExitCode.BAD_INPUT)

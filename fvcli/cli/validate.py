@@ -38,7 +38,8 @@ def validate(job_files, model, device, estimate):
             click.echo(line)
     if times:
         click.echo(f"estimated time on this machine: about {format_duration(times.total)} "
-                   f"({'; '.join(times.speeds)})")
+                   f"(start-up {times.startup:.1f} s, {times.traces} step trace(s) "
+                   f"{times.trace_total:.1f} s, the rest rendering; {'; '.join(times.speeds)})")
     click.echo("ok")
 
 

@@ -62,6 +62,13 @@ class BatchResult:
     # the speed of rendering itself
     timed_steps: int = 0
     steps_seconds: float = 0.0
+    # whether this batch traced the renderer's step (its first batch, without a warm-up)
+    traced: bool = False
+
+
+# Renderers traced so far in this process: the first trace of a process also pays
+# TensorFlow's one-time set-up, so it costs about twice what later ones do.
+_traces_in_process = 0
 
 
 class Renderer:
@@ -80,6 +87,8 @@ class Renderer:
         self.precision = resolve_precision(settings.precision, self.device)
         self.param = Parameterization.of(settings.param)
         self.transforms = Transforms.of(settings.transforms)
+        # set when the step is first traced: was that the process's first trace?
+        self.first_trace: bool | None = None
         layers, pre_layers = objective.layers(network, revive=settings.revive)
         self.view_size = self.transforms.view_size(settings.size, network.native_size)
         self._forward = network.forward(layers, pre_layers, self.view_size)
@@ -150,6 +159,7 @@ class Renderer:
         """Build and optimise the traced functions with one step on a dummy batch, so that
         timing a render afterwards measures rendering only. Returns the seconds it took."""
         started = time.perf_counter()
+        self._note_trace()
         terms = len(self.objective.terms)
         dummy = Targets.simple(np.zeros([self.batch_size, terms], np.int32),
                                range(self.batch_size))
@@ -164,6 +174,16 @@ class Renderer:
                            targets, tf.constant(0))[0].numpy()
         return time.perf_counter() - started
 
+    def _note_trace(self) -> bool:
+        """Whether the step is traced now (the renderer's first run); notes whether this is
+        the process's first trace."""
+        global _traces_in_process
+        if self.first_trace is not None:
+            return False
+        self.first_trace = _traces_in_process == 0
+        _traces_in_process += 1
+        return True
+
     def render(self, indices, seeds=None, on_steps: Callable[[int], None] | None = None,
                should_stop: Callable[[], bool] | None = None,
                initial: np.ndarray | None = None) -> BatchResult:
@@ -172,6 +192,7 @@ class Renderer:
         to start every image from instead of noise. ``should_stop`` is asked after every
         step; when it says yes, :class:`RenderStopped` is raised."""
         started = time.perf_counter()
+        traced = self._note_trace()
         targets = indices if isinstance(indices, Targets) else Targets.simple(indices, seeds)
         with self.device.scope(), precision_scope(self.precision):
             start = (self.param.initial(targets.seeds) if initial is None else
@@ -208,7 +229,7 @@ class Renderer:
                              failed_step=self._failed_steps(failed_at.numpy(), objective_start,
                                                             objective_end, images),
                              timed_steps=max(self.settings.steps - 1, 0),
-                             steps_seconds=steps_seconds)
+                             steps_seconds=steps_seconds, traced=traced)
         if self.settings.alpha:
             result.attribution = extras["attribution"].numpy()
         if self.closeness:
@@ -326,11 +347,16 @@ class RendererCache:
     def get(self, job, batch_size: int, steps: int | None = None) -> Renderer:
         """The renderer for ``job``'s shape (a planned job: its terms, group terms, images
         per unit and settings) at ``batch_size`` images, optionally for other ``steps``."""
+        key = self.shape(job, batch_size, steps)
+        if key not in self._renderers:
+            self._renderers[key] = Renderer(self.network, *key, self.device)
+        return self._renderers[key]
+
+    @staticmethod
+    def shape(job, batch_size: int, steps: int | None = None) -> tuple:
+        """What a renderer is traced for: (objective, settings, batch size); jobs of one
+        shape share one trace."""
         objective = Objective(job.terms, job.group_terms, job.images_per_unit)
         settings = job.settings if steps is None else dataclasses.replace(job.settings,
                                                                            steps=steps)
-        key = (objective, settings, batch_size)
-        if key not in self._renderers:
-            self._renderers[key] = Renderer(self.network, objective, settings, batch_size,
-                                            self.device)
-        return self._renderers[key]
+        return objective, settings, batch_size

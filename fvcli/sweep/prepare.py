@@ -7,6 +7,7 @@ leaves half-written output.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from ..config import JobFile, SpecError, load_job_file
@@ -32,6 +33,9 @@ class Prepared:
 
     files: list[PreparedFile]
     device: object  # fvcli.engine.hardware.Device
+    # what this process spent importing TensorFlow, choosing the device and loading the
+    # models: the start-up a render of the same files pays before its first step
+    startup_seconds: float = 0.0
 
     @property
     def jobs(self):
@@ -51,6 +55,7 @@ def prepare_job_files(job_files, model_option, overrides: dict, device_name: str
     HardwareError. A model that cannot be loaded raises ModelError (or ModelUnavailable)
     naming where it was given: ``--model``, or the file and line."""
     files = [load_job_file(path, overrides, errors) for path in job_files]
+    started = time.perf_counter()
     import_tensorflow_quietly()  # only now: a bad file is reported without waiting for it
     from ..engine.hardware import resolve_device, resolve_precision
     from ..models.loading import load_network
@@ -80,7 +85,7 @@ def prepare_job_files(job_files, model_option, overrides: dict, device_name: str
                 continue
         jobs = plan_job_file(job_file, networks[key], precision_of, errors)
         prepared.append(PreparedFile(job_file, jobs, networks[key], model))
-    return Prepared(prepared, device)
+    return Prepared(prepared, device, time.perf_counter() - started)
 
 
 def _not_planned(job_file: JobFile, errors: list, until: str) -> None:

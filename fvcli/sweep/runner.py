@@ -224,7 +224,8 @@ class SweepRunner:
                             renderer.precision)
             record_speed(key, batch_speed(job, self.network,
                                           renderer.batch_size * result.timed_steps,
-                                          result.steps_seconds), "a render")
+                                          result.steps_seconds), "a render",
+                         **trace_record(result, renderer))
         return units, result, renderer
 
     def _store_unit(self, job, store, unit, result, renderer, position, batch_units, progress):
@@ -314,14 +315,29 @@ def _term_record(term, network, job: PlannedJob) -> dict:
     return record
 
 
-def measure_speed(job: PlannedJob, network, device) -> float:
-    """GFLOP/s of a few steps of up to 8 images of ``job``, after the step is traced."""
+def trace_record(result, renderer) -> dict:
+    """The trace time a batch measured, as record_speed takes it: nothing unless the
+    batch traced its step; then the batch's time beyond its steps (the trace, the first
+    step, the evaluations before and after), as the process's first trace or a later one."""
+    if not result.traced or not result.timed_steps:
+        return {}
+    step = result.steps_seconds / result.timed_steps
+    trace = max(result.seconds - result.steps_seconds - step, 0.0)
+    return {"first_trace_seconds" if renderer.first_trace else "trace_seconds": trace}
+
+
+def measure_speed(job: PlannedJob, network, device) -> tuple[float, dict]:
+    """GFLOP/s of a few steps of up to 8 images of ``job``, after the step is traced, and
+    the trace time measured on the way (as :func:`trace_record` gives it)."""
     batch_size, _ = batch_size_of(job, network, device)
     images = min(batch_size, CALIBRATION_IMAGES)
     unit_count = balanced_batch_size(len(job.units), max(1, images // job.images_per_unit))
     renderer = RendererCache(network, device).get(job, unit_count * job.images_per_unit,
                                                   steps=CALIBRATION_STEPS)
-    renderer.warm_up()
+    traced = renderer.first_trace is None
+    trace = renderer.warm_up()
     result = renderer.render(batch_targets(job.units[:unit_count], renderer.batch_size))
+    traces = ({"first_trace_seconds" if renderer.first_trace else "trace_seconds": trace}
+              if traced else {})
     return batch_speed(job, network, renderer.batch_size * result.timed_steps,
-                       result.steps_seconds)
+                       result.steps_seconds), traces

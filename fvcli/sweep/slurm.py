@@ -45,7 +45,8 @@ def sbatch_script(job_file: str, out_dir: str, shards: int, resources: dict,
 # Submits an array of {shards} render tasks (each renders its shard of the units: fvcli reads
 # SLURM_ARRAY_TASK_ID), then a collect task that runs when all of them have ended, however
 # they ended, and writes each job's grid.png and manifest.json and {out_dir}/index.html.
-# Run it with bash on a login node; it prints the two job ids.
+# Run it with bash on a login node; it prints the two job ids. If either cannot be
+# submitted, it cancels what it submitted, removes the folders it made and exits 1.
 #
 # A task stopped by SIGTERM (time limit, preemption) exits {ExitCode.STOPPED:d} with
 # everything it finished kept; preempted tasks are requeued, and submitting this script
@@ -55,7 +56,20 @@ def sbatch_script(job_file: str, out_dir: str, shards: int, resources: dict,
 # with TFHUB_CACHE_DIR on a disk the nodes share, and export the same TFHUB_CACHE_DIR here.
 set -euo pipefail
 export FVCLI={fvcli}
-{hub_line}mkdir -p {q(logs)}
+{hub_line}
+# The folders made here are removed again if nothing could be submitted.
+made=()
+folder={q(logs)}
+while [ ! -e "$folder" ]; do made+=("$folder"); folder=$(dirname "$folder"); done
+mkdir -p {q(logs)}
+undo() {{
+    if [ -n "${{1:-}}" ]; then
+        scancel "$1" || true
+        echo "render array $1 cancelled: its collect task could not be submitted" >&2
+    fi
+    if [ ${{#made[@]}} -gt 0 ]; then rmdir "${{made[@]}}" 2>/dev/null || true; fi
+    exit 1
+}}
 
 array_id=$(sbatch --parsable <<'SBATCH'
 #!/bin/bash
@@ -68,7 +82,7 @@ array_id=$(sbatch --parsable <<'SBATCH'
 trap 'echo "fvcli task: SIGTERM received, stopping after the current step"' TERM
 {fvcli} render {q(job_file)} --out {q(out_dir)}
 SBATCH
-)
+) || undo
 array_id=${{array_id%%;*}}
 
 collect_id=$(sbatch --parsable --dependency=afterany:$array_id <<'SBATCH'
@@ -77,7 +91,7 @@ collect_id=$(sbatch --parsable --dependency=afterany:$array_id <<'SBATCH'
 #SBATCH --output={logs}/collect-%j.log
 {collect_directives}{fvcli} collect {q(out_dir)}
 SBATCH
-)
+) || undo "$array_id"
 collect_id=${{collect_id%%;*}}
 echo "render array: $array_id ({shards} tasks)"
 echo "collect: $collect_id (after the array)"

@@ -17,6 +17,9 @@ from ..engine.machine import machine_name
 from ..outputs.files import write_atomic
 
 
+TRACE_FIELDS = ("first_trace_seconds", "trace_seconds")
+
+
 def speeds_path() -> str:
     """The file of recorded speeds: speeds.json in the user's cache folder."""
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -38,17 +41,25 @@ def _read_all() -> dict:
 
 
 def recorded_speed(key: str) -> dict | None:
-    """{"gflop_per_s", "when", "how"} recorded for ``key``, or None."""
+    """{"gflop_per_s", "when", "how"} recorded for ``key`` (and the trace times recorded
+    with it, if any), or None."""
     speed = _read_all().get(key)
     if not isinstance(speed, dict) or not isinstance(speed.get("gflop_per_s"), (int, float)):
         return None
     return speed if speed["gflop_per_s"] > 0 else None
 
 
-def record_speed(key: str, gflop_per_s: float, how: str) -> None:
-    """Remember a measured speed; a cache that cannot be written is not an error."""
+def record_speed(key: str, gflop_per_s: float, how: str, **traces: float) -> None:
+    """Remember a measured speed, and with it any trace times measured
+    (``first_trace_seconds``: a process's first trace of a step, which also pays
+    TensorFlow's set-up; ``trace_seconds``: a later one), keeping those recorded before
+    that are not measured again. A cache that cannot be written is not an error."""
     speeds = _read_all()
-    speeds[key] = {"gflop_per_s": round(gflop_per_s, 1), "how": how,
+    before = speeds.get(key) if isinstance(speeds.get(key), dict) else {}
+    kept = {name: before[name] for name in TRACE_FIELDS
+            if isinstance(before.get(name), (int, float))}
+    speeds[key] = {**kept, **{name: round(value, 2) for name, value in traces.items()},
+                   "gflop_per_s": round(gflop_per_s, 1), "how": how,
                    "when": time.strftime("%Y-%m-%d %H:%M")}
     try:
         os.makedirs(os.path.dirname(speeds_path()), exist_ok=True)
