@@ -128,6 +128,17 @@ def make_row(images, axis: int = 1) -> np.ndarray:
     return np.concatenate(parts, axis=axis)
 
 
+def read_json(path: str) -> dict | None:
+    """The JSON object in ``path``, or None when it is missing, unreadable or not an
+    object (a record a killed process never finished is simply not there)."""
+    try:
+        with open(path, encoding="utf8") as handle:
+            value = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def write_json(path: str, record: dict) -> None:
     """Write ``record`` as indented JSON, atomically."""
     write_atomic(path, (json.dumps(record, indent=2, sort_keys=False) + "\n").encode("utf8"))

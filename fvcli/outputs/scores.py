@@ -14,10 +14,9 @@ last shard ends, as a job's manifest does. :func:`read_scores` reads them back b
 
 from __future__ import annotations
 
-import json
 import os
 
-from .files import write_json
+from .files import read_json, write_json
 
 SCORES_FILE = "scores.json"
 SCORES_FOLDER = "scores"
@@ -44,15 +43,6 @@ def write_unit_score(job_folder: str, record: dict) -> None:
     write_json(os.path.join(job_folder, unit_score_file(record["stem"])), record)
 
 
-def _read(path: str) -> dict | None:
-    try:
-        with open(path, encoding="utf8") as handle:
-            value = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def collect_scores(job_folder: str, units: list[tuple[str, str]], settings: dict,
                    header: dict) -> str | None:
     """scores.json of a job whose ``units`` are (stem, fingerprint) in the job's order,
@@ -60,7 +50,7 @@ def collect_scores(job_folder: str, units: list[tuple[str, str]], settings: dict
     scores.json states them, leads the file); None, and nothing written, otherwise."""
     entries = []
     for stem, fingerprint in units:
-        record = _read(os.path.join(job_folder, unit_score_file(stem)))
+        record = read_json(os.path.join(job_folder, unit_score_file(stem)))
         if (record is None or record.get("settings") != settings
                 or record.get("fingerprint") != fingerprint):
             return None
@@ -75,7 +65,7 @@ def read_scores(job_folder: str) -> dict[str, dict]:
     """Each unit's scores by file stem (the stem of units/<stem>.png and .json): from
     scores.json when it is there, else from whatever unit records a run has written so far
     (a sweep whose shards are still scoring). Empty when the job was never scored."""
-    whole = _read(os.path.join(job_folder, SCORES_FILE))
+    whole = read_json(os.path.join(job_folder, SCORES_FILE))
     if whole is not None and isinstance(whole.get("units"), list):
         return {entry["stem"]: entry for entry in whole["units"]
                 if isinstance(entry, dict) and "stem" in entry}
@@ -87,7 +77,7 @@ def read_scores(job_folder: str) -> dict[str, dict]:
     scores = {}
     for name in names:
         if name.endswith(".json") and not name.startswith("."):
-            record = _read(os.path.join(folder, name))
+            record = read_json(os.path.join(folder, name))
             if record is not None and "stem" in record:
                 scores[record["stem"]] = {key: value for key, value in record.items()
                                           if key not in ("settings", "fingerprint")}

@@ -14,8 +14,8 @@ import os
 import socket
 
 from .records import DONE, PLAN_FILE, UNITS_FOLDER, unit_png, unit_record_file, unit_state
-from .files import (TEMPORARY_PREFIX, TEMPORARY_SUFFIX, create_atomic, write_atomic, write_json,
-                     write_png)
+from .files import (TEMPORARY_PREFIX, TEMPORARY_SUFFIX, create_atomic, read_json, write_atomic,
+                     write_json, write_png)
 
 
 class JobStore:
@@ -35,7 +35,7 @@ class JobStore:
 
     def read_record(self, stem: str) -> dict | None:
         """The unit's record, or None when it is missing or unreadable."""
-        return _read_json(self.record_path(stem))
+        return read_json(self.record_path(stem))
 
     def state(self, stem: str, fingerprint: str) -> tuple[str | None, dict | None]:
         """(DONE, FAILED or None, the record) of a unit that should have ``fingerprint``."""
@@ -62,7 +62,7 @@ class JobStore:
 
     def read_plan(self) -> dict | None:
         """The job's job.json, or None when it is missing or unreadable."""
-        return _read_json(os.path.join(self.folder, PLAN_FILE))
+        return read_json(os.path.join(self.folder, PLAN_FILE))
 
     def write_plan(self, plan: dict) -> None:
         """Write ``job.json`` unless it already says exactly this: all shards of a sweep
@@ -117,12 +117,3 @@ def process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _read_json(path: str) -> dict | None:
-    try:
-        with open(path, encoding="utf8") as handle:
-            value = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
