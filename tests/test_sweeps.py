@@ -353,3 +353,83 @@ def test_temporary_files_of_dead_processes_are_removed_and_others_kept(tmp_path)
         path.write_bytes(b"half a png")
     assert store.remove_stale_temporaries() == 1
     assert not left.exists() and alive.exists() and elsewhere.exists()
+
+
+@pytest.fixture(scope="module")
+def dead_and_negative(tmp_path_factory):
+    """(render's result, output folder) of demo conv2 channels 0-1, conv4 channels 0-3 and
+    conv3 channel 1 minimised, 16 steps: channel 0 of conv2 and of conv4 stays at 0 on
+    the demo model, revived or not, and every other channel rises."""
+    folder = tmp_path_factory.mktemp("dead")
+    jobs = write_job_file(folder, "0-1", steps=16, batch_size=4, extra_jobs=(
+        "  - {name: conv4, objective: channel, layer: conv4, channels: 0-3}\n"
+        "  - {name: minimised, objective: channel, layer: conv3, channels: [1], "
+        "negative: true}\n"))
+    result = run("render", jobs, "--out", folder / "out", "--quiet")
+    assert result.exit_code == 0, result.output
+    return result, folder / "out"
+
+
+def test_units_that_stay_dead_are_marked_said_counted_and_shown(dead_and_negative):
+    result, out = dead_and_negative
+    alive = {stem: record["alive"] for job in ("conv2", "conv4")
+             for stem, record in records(out / job).items()}
+    assert alive == {"conv2_0000": False, "conv2_0001": True, "conv4_0000": False,
+                     "conv4_0001": True, "conv4_0002": True, "conv4_0003": True}
+    said = [line for line in result.stderr.splitlines() if "stayed dead" in line]
+    assert said == [
+        f'warning: {job}: 1 of {count} units stayed dead ({job}_0000): their objective never '
+        'rose above its start and their images are flat; no image drives them here '
+        '(records: "alive": false)' for job, count in (("conv2", 2), ("conv4", 4))]
+    manifest = json.loads((out / "conv4" / "manifest.json").read_text())
+    assert [unit["alive"] for unit in manifest["units"]] == [False, True, True, True]
+    table = {line.split()[0]: line.split() for line in run("status", out).output.splitlines()}
+    assert table["job"][1:4] == ["done", "failed", "dead"]
+    assert [table[job][5] for job in ("conv2", "conv4", "minimised", "all")] == \
+        ["1", "1", "0", "2"]
+    page = (out / "_index" / "job-conv4.html").read_text()
+    assert page.count("dead: no image drives this unit here") == 1
+    unit_page = (out / "_index" / "unit-conv4-conv4_0000.html").read_text()
+    assert "<li>dead: no image drives this unit here" in unit_page
+    assert check_index(out) == 2 * 7  # every caption says dead exactly where its record does
+
+
+def test_a_negative_unit_shows_its_own_value_signed_everywhere(dead_and_negative):
+    _, out = dead_and_negative
+    record = records(out / "minimised")["conv3_0001_neg"]
+    # the objective is minus the pre-activation's mean: maximised, it ends positive
+    assert record["negative"] is True and record["objective_end"] > record["objective_start"]
+    assert record["objective_end"] > 0.1 and record["alive"] is True
+    value = f"-{record['objective_end']:.4g}"
+    job_page = (out / "_index" / "job-minimised.html").read_text()
+    assert "conv3 ch 1 (negative)</a>" in job_page and f">{value}</span> · " in job_page
+    unit_page = (out / "_index" / "unit-minimised-conv3_0001_neg.html").read_text()
+    assert "<title>conv3 ch 1 (negative) · job minimised</title>" in unit_page
+    assert (f"minimised: the unit&#x27;s value went from -{record['objective_start']:.4g} on "
+            f"the starting image to {value} at the end") in unit_page
+    assert "negative" not in records(out / "conv2")["conv2_0000"]
+    assert "negative" not in json.loads((out / "conv2" / "job.json").read_text())["units"][0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(-1e4, 1e4), st.floats(-1e4, 1e4), st.floats(0, 1e4))
+def test_a_unit_is_alive_when_its_objective_rose_and_rising_more_keeps_it_alive(
+        start, end, more):
+    from fvcli.outputs.records import ALIVE_FLOOR, is_alive
+
+    if is_alive(start, end):
+        assert end - start > ALIVE_FLOOR and is_alive(start, end + more)
+    assert not is_alive(start, start) and not is_alive(start, float("nan"))
+
+
+@pytest.mark.parametrize("start, end, alive", [
+    (0.0, 2.2e-05, False), (0.0, 5e-06, False),  # demo conv4 and conv2 channel 0, revived
+    (0.0, 0.0307, True), (0.0155, 0.32, True),   # the weakest live demo channels
+    (-0.0306, 0.316, True),                       # a minimised unit, from below zero
+    (10.0, 10.05, False), (-10.0, -9.95, False),  # a big objective that barely moved
+    (0.1, 0.12, True), (1e-5, 5e-4, False),       # probabilities
+])
+def test_the_alive_rule_on_measured_and_made_up_objectives(start, end, alive):
+    from fvcli.outputs.records import is_alive
+
+    assert is_alive(start, end) is alive

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from .files import write_atomic
-from .records import EXAMPLES_FOLDER, PAGES_FOLDER, unit_png, unit_record_file
+from .records import (ALIVE_FLOOR, ALIVE_FRACTION, DEAD_MEANING, EXAMPLES_FOLDER,
+                      PAGES_FOLDER, unit_png, unit_record_file)
 from .scores import read_scores
 
 SCORE_KEYS = ("mis_examples", "mis_visualization", "natural_path", "activation_ratio")
@@ -23,6 +24,10 @@ SCORE_SHORT = {"mis_examples": "MIS", "mis_visualization": "vis", "natural_path"
                "activation_ratio": "ratio"}
 FLAGGED_TITLE = ("flagged: its picture reaches the unit by a path its natural images do not "
                  "take (natural_path below the threshold)")
+DEAD_TITLE = (f"its objective never rose above its start (by more than {ALIVE_FLOOR:g} or "
+              f"{ALIVE_FRACTION:.0%} of the start): the flat image is no failed render")
+NEGATIVE_TITLE = ("minimised: the unit's own value (a channel's pre-activation mean), minus "
+                  "the objective render maximised")
 STYLESHEET = f"{PAGES_FOLDER}/fvcli.css"  # linked, relatively, from every page
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
@@ -42,6 +47,7 @@ figure.big .missing { width: 256px; }
 figure.big img.examples { height: auto; }
 figcaption { word-break: break-word; max-width: 520px; }
 .failed, .flag { color: #b00; }
+.dead { color: #a50; }
 .flag { font-weight: bold; }
 .banner { border: 2px solid #b00; padding: .4em .8em; display: inline-block; }
 .order b { background: #eee; padding: 0 .3em; }
@@ -153,14 +159,40 @@ def figure(folder: Folder, view, unit, prefix: str, layout: FigureLayout,
                 f"{_score_line(folder, view, unit)}</figcaption></figure>")
     png = prefix + href(f"{view.name}/{unit_png(stem)}")
     record = prefix + href(f"{view.name}/{unit_record_file(stem)}")
-    value = f"{unit.record.get('objective_end', float('nan')):.4g}"
+    value = shown_value(unit.record, negative=is_negative(unit))
+    if is_negative(unit):
+        value = f"<span title='{escape(NEGATIVE_TITLE)}'>{value}</span>"
     picture = _picture(view, unit, prefix, label, alpha_beside=layout.own_page)
     picture = f"<a href='{page_href or png}'>{picture}</a>"
     grid = _examples(folder, view, stem, prefix) if layout.examples else ""
     return (f"<figure{' class=big' if layout.big else ''}>{picture}{grid}"
             f"<figcaption>{name}<br>{value} · <a href='{png}'>png</a> · "
-            f"<a href='{record}'>record</a>{_distance(unit.record)}"
+            f"<a href='{record}'>record</a>{_distance(unit.record)}{_dead(unit.record)}"
             f"{_score_line(folder, view, unit)}</figcaption></figure>")
+
+
+def is_negative(unit) -> bool:
+    """Whether the unit's one term is minimised (``"negative": true`` in its job.json entry
+    or its record; records written before fvcli said so lack it, their job.json may not)."""
+    return bool(unit.plan.get("negative") or (unit.record or {}).get("negative"))
+
+
+def shown_value(record: dict, key: str = "objective_end", negative: bool = False) -> str:
+    """The number pages show for a rendered unit's objective ``key`` (objective_end or
+    objective_start), to 4 digits: the objective itself, except for a ``negative`` unit
+    (its one term minimised), where it is minus the objective: the unit's own value (a
+    channel's pre-activation mean), whose sign says it was driven down."""
+    value = record.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "nan"
+    return f"{-value if negative else value:.4g}"
+
+
+def _dead(record: dict) -> str:
+    """A line saying the unit stayed dead, when its record says ``"alive": false``."""
+    if record.get("alive") is not False:
+        return ""
+    return f"<br><span class='dead' title='{escape(DEAD_TITLE)}'>dead: {DEAD_MEANING}</span>"
 
 
 def _picture(view, unit, prefix: str, label: str, alpha_beside: bool) -> str:
@@ -251,9 +283,11 @@ def _examples(folder: Folder, view, stem: str, prefix: str) -> str:
 
 def unit_label(entry: dict) -> str:
     """How a unit is called on a page: 'Mixed_4b ch 11', 'class 208', or its description;
-    an accentuation adds its seed image's name ('Mixed_4b ch 11 · seed cat.jpg')."""
+    a negative unit adds '(negative)', an accentuation its seed image's name
+    ('Mixed_4b ch 11 · seed cat.jpg')."""
     seed = entry.get("seed_image")
     seed = f" · seed {os.path.basename(seed)}" if isinstance(seed, str) and seed else ""
+    seed = (" (negative)" if entry.get("negative") else "") + seed
     if "channel" in entry:
         return f"{entry.get('layer', '')} ch {entry['channel']}{seed}"
     if "direction" in entry:

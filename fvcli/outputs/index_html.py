@@ -132,6 +132,7 @@ def _overview(views, layers) -> str:
             f"<tr><td><a href='{href(job_page(view.name))}'>{escape(view.name)}</a></td>"
             f"<td>{escape(objective)}</td><td>{view.done} / {len(view.units)}</td>"
             f"<td class='{'failed' if view.failed else ''}'>{view.failed}</td>"
+            f"<td class='{'dead' if view.dead else ''}'>{view.dead}</td>"
             f"<td><a href='{href(view.name + '/' + GRID_FILE)}'>grid</a> · "
             f"<a href='{href(view.name + '/' + MANIFEST_FILE)}'>manifest</a></td>"
             f"<td>{_preview(view)}</td></tr>")
@@ -140,7 +141,8 @@ def _overview(views, layers) -> str:
                   for layer, units in sorted(layers.items())]
     return (f"<p>{done} of {total} units rendered in {len(views)} job(s).</p>"
             "<h2>Jobs</h2><table><tr><th>job</th><th>objective</th><th>units</th>"
-            "<th>failed</th><th>files</th><th>first units</th></tr>" + "".join(rows) + "</table>"
+            "<th>failed</th><th title='rendered, but no image drives them here'>dead</th>"
+            "<th>files</th><th>first units</th></tr>" + "".join(rows) + "</table>"
             "<h2>Layers</h2><table><tr><th>layer</th><th>units</th></tr>"
             + "".join(layer_rows) + "</table>")
 

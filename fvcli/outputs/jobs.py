@@ -29,6 +29,12 @@ class UnitView:
     def failed(self) -> bool:
         return self.state == FAILED
 
+    @property
+    def dead(self) -> bool:
+        """Done, and its objective never rose above its start (records.is_alive); records
+        written before fvcli judged this have no ``alive`` and count as alive."""
+        return self.done and self.record.get("alive") is False
+
 
 @dataclass
 class JobView:
@@ -49,6 +55,10 @@ class JobView:
     @property
     def failed(self) -> int:
         return sum(unit.failed for unit in self.units)
+
+    @property
+    def dead(self) -> int:
+        return sum(unit.dead for unit in self.units)
 
     @property
     def complete(self) -> bool:

@@ -26,11 +26,12 @@ import html
 import json
 import os
 
-from .html_parts import (FLAGGED_TITLE, ON_OWN_PAGE, RELATED, Folder, escape, figure,
-                         format_score, href, job_page, layer_page, unit_label, write_page)
+from .html_parts import (DEAD_TITLE, FLAGGED_TITLE, ON_OWN_PAGE, RELATED, Folder, escape,
+                         figure, format_score, href, is_negative, job_page, layer_page,
+                         shown_value, unit_label, write_page)
 from .jobs import UnitView
-from .records import DONE, EXAMPLES_FILE, EXAMPLES_FOLDER, INDEX_FILE, PLAN_FILE, \
-    unit_png, unit_record_file
+from .records import DEAD_MEANING, DONE, EXAMPLES_FILE, EXAMPLES_FOLDER, INDEX_FILE, \
+    PLAN_FILE, unit_png, unit_record_file
 from .scores import SCORES_FILE, unit_score_file
 
 SCORE_MEANINGS = (
@@ -204,9 +205,17 @@ def _visualization(folder: Folder, view, unit) -> str:
     record = unit.record or {}
     facts = []
     if unit.done:
-        facts.append(f"objective {record.get('objective_start', float('nan')):.4g} on the "
-                     f"starting image, {record.get('objective_end', float('nan')):.4g} at the "
-                     "end")
+        start, end = shown_value(record, "objective_start"), shown_value(record)
+        if is_negative(unit):
+            # the caption shows the unit's own value; say how it relates to the objective
+            facts.append(f"minimised: the unit's value went from "
+                         f"{shown_value(record, 'objective_start', negative=True)} on the "
+                         f"starting image to {shown_value(record, negative=True)} at the end "
+                         f"(the objective, its negative: {start}, then {end})")
+        else:
+            facts.append(f"objective {start} on the starting image, {end} at the end")
+        if record.get("alive") is False:
+            facts.append(f"dead: {DEAD_MEANING}; {DEAD_TITLE}")
         if isinstance(record.get("images"), list):
             facts.append(f"{len(record['images'])} images optimised together (a strip)")
         if "objective_without_diversity" in record:

@@ -188,7 +188,8 @@ class Unit:
         return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:24]
 
     def record(self) -> dict:
-        """What the manifest says about this unit's target."""
+        """What the manifest says about this unit's target (and ``negative`` when its one
+        term is minimised)."""
         terms = self.job.terms
         info = {"description": self.job.describe(self.indices), "seed": self.seed}
         if self.seed_image:
@@ -210,6 +211,9 @@ class Unit:
                 info["class"] = index
             elif term.kind != "deepdream":
                 info["channel"] = index
+        if len(terms) == 1 and terms[0].negative:
+            # its objective is minus the unit's value: pages show the unit's value, signed
+            info["negative"] = True
         return info
 
 

@@ -47,6 +47,7 @@ class RunReport:
     rendered: int = 0
     skipped: int = 0
     failed: list[str] = field(default_factory=list)  # job/unit of units that went NaN
+    dead: list[str] = field(default_factory=list)  # job/unit of units that stayed dead
     stopped: bool = False
     grids: list[str] = field(default_factory=list)
 
@@ -56,6 +57,7 @@ class RunReport:
         self.rendered += other.rendered
         self.skipped += other.skipped
         self.failed += other.failed
+        self.dead += other.dead
         self.stopped = self.stopped or other.stopped
         self.grids += other.grids
 
@@ -119,17 +121,22 @@ class SweepRunner:
         if report.skipped:
             progress.say(f"{label}: {report.skipped} of {len(mine)} units already rendered "
                          "with the same settings; skipping them (--force renders them again)")
+        dead = []  # (job, stems, units rendered) per job
         try:
             for job, store, units in todo:
-                report.failed += self._render_units(job, store, units, progress)
+                failed, stems = self._render_units(job, store, units, progress)
+                report.failed += failed
+                dead += [(job.name, stems, len(units) - len(failed))] if stems else []
         except RenderStopped:
             report.stopped = True
         report.rendered = progress.units_done - len(report.failed)
+        report.dead = [f"{name}/{stem}" for name, stems, _ in dead for stem in stems]
         elapsed = format_duration(time.perf_counter() - progress.started)
         if report.stopped:
             return report
         failures = f", {len(report.failed)} failed" if report.failed else ""
         progress.finish(f"rendered {report.rendered} units{failures} in {elapsed}")
+        warn_dead(progress, dead)
         complete = [job.name for job in jobs
                     if (view := read_job(self.out_dir, job.name)) and view.finished]
         if complete:
@@ -151,40 +158,46 @@ class SweepRunner:
         progress = Progress(label, len(missing) * job.images_per_unit * job.settings.steps,
                             quiet=self.quiet, unit_count=len(missing))
         try:
-            report.failed = self._render_units(job, store, missing, progress)
+            report.failed, stems = self._render_units(job, store, missing, progress)
         except RenderStopped:
             report.stopped = True
             return report
         report.rendered = progress.units_done - len(report.failed)
+        report.dead = [f"{folder_name}/{stem}" for stem in stems]
         progress.finish(f"rendered {report.rendered} units in "
                         f"{format_duration(time.perf_counter() - progress.started)}")
+        warn_dead(progress, [(folder_name, stems, report.rendered)] if stems else [])
         return report
 
     def _render_units(self, job: PlannedJob, store: JobStore, units: list[Unit],
-                      progress: Progress) -> list[str]:
-        """Render and store ``units``; return the names of those that failed."""
+                      progress: Progress) -> tuple[list[str], list[str]]:
+        """Render and store ``units``; return the names (job/stem) of those that failed
+        and the stems of those that stayed dead."""
         batch_size, note = batch_size_of(job, self.network, self.renderers.device)
         units_per_batch = balanced_batch_size(len(units),
                                               max(1, batch_size // job.images_per_unit))
         if note:
             progress.say(f"{job.name}: {note}")
         initial = initial_parameters(job)
-        weakened, failed = 0, []
+        weakened, failed, dead = 0, [], []
         for batch in batches_of(units, units_per_batch):
             for part, result, renderer in self._render_batch(job, batch, units_per_batch,
                                                              progress, initial):
                 for position, unit in enumerate(part):
-                    outcome = self._store_unit(job, store, unit, result, renderer, position,
-                                               len(part), progress)
-                    weakened += outcome == "weakened"
-                    failed += [f"{job.name}/{unit.file_stem}"] if outcome == "failed" else []
+                    record = self._store_unit(job, store, unit, result, renderer, position,
+                                              len(part), progress)
+                    if record is None:
+                        failed.append(f"{job.name}/{unit.file_stem}")
+                        continue
+                    weakened += bool(record.get("diversity_weakened"))
+                    dead += [unit.file_stem] if record.get("alive") is False else []
                 progress.units_finished(len(part))
         if weakened:
             weight = job.group_terms[0].weight
             progress.warn(f"{job.name}: with diversity, {weakened} of {len(units)} "
                           "units ended below half the objective they reach without it; "
                           f"try a smaller diversity weight than {weight:g}")
-        return failed
+        return failed, dead
 
     def _render_batch(self, job: PlannedJob, batch: list[Unit], capacity: int,
                       progress: Progress, initial):
@@ -229,7 +242,7 @@ class SweepRunner:
         return units, result, renderer
 
     def _store_unit(self, job, store, unit, result, renderer, position, batch_units, progress):
-        """Write one rendered unit, or its failure; returns "failed", "weakened" or "done"."""
+        """Write one rendered unit, or its failure; returns its record (None if it failed)."""
         per_unit = job.images_per_unit
         rows = slice(position * per_unit, (position + 1) * per_unit)
         steps = [int(step) for step in result.failed_step[rows] if step >= 0]
@@ -237,7 +250,7 @@ class SweepRunner:
             store.save_failure(unit.file_stem, failed_record(unit, min(steps)))
             progress.warn(f"{job.name}: {unit.file_stem} failed: {FAILURE_REASON} at step "
                           f"{min(steps)}; the other units go on")
-            return "failed"
+            return None
         record = unit_record(unit, result, rows, renderer, batch_units)
         written = rows.start, rows.start + job.written_images
         companions = {}
@@ -249,7 +262,21 @@ class SweepRunner:
                 to_uint8(result.start_images[slice(*written)]))
         store.save(unit.file_stem, make_row(to_uint8(result.images[slice(*written)])), record,
                    companions)
-        return "weakened" if record.get("diversity_weakened") else "done"
+        return record
+
+
+DEAD_SHOWN = 3  # stems a dead-units line names before "and N more"
+
+
+def warn_dead(progress: Progress, dead: list[tuple[str, list[str], int]]) -> None:
+    """One line per job whose units stayed dead, after the run's last line where the
+    progress bar no longer hides it: ``dead`` is [(job, stems, units rendered)]."""
+    for name, stems, rendered in dead:
+        shown = ", ".join(stems[:DEAD_SHOWN])
+        more = f" and {len(stems) - DEAD_SHOWN} more" if len(stems) > DEAD_SHOWN else ""
+        progress.warn(f"{name}: {len(stems)} of {rendered} units stayed dead ({shown}{more}): "
+                      "their objective never rose above its start and their images are "
+                      "flat; no image drives them here (records: \"alive\": false)")
 
 
 def initial_parameters(job: PlannedJob):

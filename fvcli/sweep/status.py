@@ -1,5 +1,6 @@
-"""How far a sweep is: per job, units done, failed and missing, and the time left estimated
-from the units' own timings. Reads the output folder only; no TensorFlow."""
+"""How far a sweep is: per job, units done, failed, dead (done, but their objective never
+rose: no image drives them) and missing, and the time left estimated from the units' own
+timings. Reads the output folder only; no TensorFlow."""
 
 from __future__ import annotations
 
@@ -23,17 +24,19 @@ def views_of(target: str, out_dir: str) -> list:
 
 
 def status_table(views) -> list[str]:
-    """Lines of a table, one per job and a total, for ``fvcli status``."""
+    """Lines of a table, one per job and a total, for ``fvcli status``: units done / total,
+    failed, dead (counted among the done) and the time left."""
     rate = _seconds_per_cost(views)
     width = max([len(view.name) for view in views] + [3])
-    lines = [f"{'job':<{width}}  {'done':>13}  {'failed':>6}  left (one worker)"]
+    lines = [f"{'job':<{width}}  {'done':>13}  {'failed':>6}  {'dead':>6}  left (one worker)"]
     for view in views:
         lines.append(f"{view.name:<{width}}  {_count(view.done, len(view.units))}  "
-                     f"{view.failed:>6}  {_left(view.units, rate)}")
+                     f"{view.failed:>6}  {view.dead:>6}  {_left(view.units, rate)}")
     units = [unit for view in views for unit in view.units]
     done = sum(unit.done for unit in units)
     failed = sum(unit.failed for unit in units)
-    lines.append(f"{'all':<{width}}  {_count(done, len(units))}  {failed:>6}  "
+    dead = sum(unit.dead for unit in units)
+    lines.append(f"{'all':<{width}}  {_count(done, len(units))}  {failed:>6}  {dead:>6}  "
                  f"{_left(units, rate)}")
     return lines
 

@@ -111,7 +111,8 @@ def counted_page(page: Path) -> bool:
 def check_index(out: Path) -> int:
     """Assert every link of every index page (the overview, job, layer and unit pages)
     resolves to a file, no page fetches anything, and every image's caption names its unit
-    and objective value as its record says. Returns the images checked on the overview,
+    and objective value as its record says (a negative unit: "(negative)" and minus the
+    objective, signed) and says it is dead exactly when its record says "alive": false. Returns the images checked on the overview,
     job and layer pages in job order (each unit once per job page and layer page)."""
     pages = [out / "index.html"] + sorted((out / "_index").glob("*.html"))
     checked = 0
@@ -133,8 +134,16 @@ def check_index(out: Path) -> int:
                      if "direction" in record
                      else f"class {record['class']}" if "class" in record
                      else record["description"])
+            if record.get("negative"):
+                label += " (negative)"
             assert label in figure["text"], (label, figure["text"])
-            assert f"{record['objective_end']:.4g}" in figure["text"]
+            # a negative unit shows its own value, minus the objective: signed
+            shown = -record["objective_end"] if record.get("negative") else \
+                record["objective_end"]
+            assert re.search(rf"(^|\n){re.escape(f'{shown:.4g}')}\n? · ", figure["text"]), \
+                (shown, figure["text"])
+            dead = "dead: no image drives this unit here" in figure["text"]
+            assert dead == (record.get("alive") is False), (record, figure["text"])
             checked += counted_page(page)
     return checked
 
