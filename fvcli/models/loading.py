@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from dataclasses import dataclass
 
 import tensorflow as tf
@@ -128,6 +129,9 @@ def _load_path(path: str):
     if path.endswith((".keras", ".h5")):
         import keras
 
+        not_keras = _not_a_keras_file(path)
+        if not_keras:
+            raise ModelError(f"{path} is not a Keras model file: {not_keras}")
         try:
             model = keras.models.load_model(path, compile=False)
         except Exception as error:  # Keras raises many kinds for a file it cannot read
@@ -141,6 +145,22 @@ def _load_path(path: str):
         raise ModelError(f"cannot load {path} as a TF2 SavedModel (damaged, or not one; "
                          f"a Keras model ends in .keras or .h5): {_first_line(error)}") from None
     return Loaded(loaded, _serving_function(loaded, path), os.path.join(path, "saved_model.pb"))
+
+
+def _not_a_keras_file(path: str) -> str:
+    """Why ``path`` cannot be the Keras file its name says, or "": checked before Keras
+    reads it, whose own message for a file that is not a zip archive is "File not found"."""
+    if os.path.isdir(path):
+        return "it is a folder (a SavedModel folder needs a name without .keras or .h5)"
+    if path.endswith(".keras") and not zipfile.is_zipfile(path):
+        return ("a .keras file is a zip archive, as model.save('NAME.keras') writes it, "
+                "and this one is not")
+    if path.endswith(".h5"):
+        with open(path, "rb") as model_file:
+            if model_file.read(8) != b"\x89HDF\r\n\x1a\n":
+                return ("a .h5 file is an HDF5 file, as model.save('NAME.h5') writes it, "
+                        "and this one is not")
+    return ""
 
 
 def _first_line(error: Exception) -> str:
