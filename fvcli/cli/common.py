@@ -118,9 +118,11 @@ def model_failure(error, hint: str = "") -> None:
          ExitCode.FAILURE if isinstance(error, ModelUnavailable) else ExitCode.BAD_INPUT)
 
 
-def load_network_or_fail(model, table_size=None, where: str = "--model"):
-    """The network, or one line naming ``where`` the model was given and exit."""
-    from ..models.errors import ModelError
+def load_network_or_fail(model, table_size=None, where: str = "--model",
+                         offline_hint: str = ""):
+    """The network, or one line naming ``where`` the model was given and exit;
+    ``offline_hint`` ends the line of a model that cannot be had here (offline)."""
+    from ..models.errors import ModelError, ModelUnavailable
     from ..models.tensorflow_import import import_tensorflow_quietly
 
     import_tensorflow_quietly()
@@ -129,7 +131,8 @@ def load_network_or_fail(model, table_size=None, where: str = "--model"):
     try:
         return load_network(model, table_size=table_size)
     except ModelError as error:
-        model_failure(type(error)(f"{where}: {error}"))
+        model_failure(type(error)(f"{where}: {error}"),
+                      offline_hint if isinstance(error, ModelUnavailable) else "")
 
 
 def _report(errors: list, note_kind) -> None:
