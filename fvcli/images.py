@@ -3,9 +3,29 @@ hold (uint8, 16-bit, grey or with alpha). No TensorFlow."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")  # what a folder of images is searched for
+
+
+def unreadable_reason(path: str, error: Exception) -> str:
+    """Why the image file at ``path`` could not be read (``error`` is what the decoder
+    raised), as the end of a one-line warning: decoders' own messages quote the file with
+    stray backticks or speak of struct buffers, which say nothing to the user."""
+    strerror = getattr(error, "strerror", None)
+    if strerror:
+        return strerror[:1].lower() + strerror[1:]
+    try:
+        if os.path.getsize(path) == 0:
+            return "the file is empty"
+    except OSError:
+        pass
+    text = str(error).strip()
+    if not text or "Could not find a backend" in text or "unpack_from requires" in text:
+        return "not an image file that can be decoded (damaged, or another format)"
+    return f"cannot decode it ({text.splitlines()[0].replace('`', '')})"
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

@@ -133,12 +133,16 @@ def test_a_damaged_or_foreign_model_file_is_one_line(tmp_path):
     variables.write_bytes(variables.read_bytes()[:100])
     fake_keras = tmp_path / "model.keras"
     fake_keras.write_text("not a Keras file")
-    for model, message in ((damaged, "cannot load"), (fake_keras, "not a Keras model file")):
+    fake_h5 = tmp_path / "model.h5"
+    fake_h5.write_text("not an HDF5 file")
+    for model, message in ((damaged, "cannot load"),
+                           (fake_keras, "not a Keras model file: a .keras file is a zip"),
+                           (fake_h5, "not a Keras model file: a .h5 file is an HDF5 file")):
         result = run("layers", "--model", model)
         assert result.exit_code == 2 and "Traceback" not in result.output
         (line,) = result.stderr.strip().splitlines()
         assert line.startswith("fvcli: error: --model: ") and str(model) in line
-        assert message in line
+        assert message in line and "not found" not in line
 
 
 def test_validate_reports_every_error_of_a_file_in_line_order(tmp_path):
@@ -318,3 +322,82 @@ def test_random_values_of_every_key_parse_or_fail_cleanly(tmp_path_factory, key,
     job = {"name": "a", "objective": "channel", "layer": "conv2", "channels": 1, key: value}
     text = yaml.safe_dump({"model": "demo", "jobs": [job]})
     parses_or_fails_cleanly(tmp_path_factory.mktemp("fuzz"), text.encode())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["render", "JOBS", "--out", "AFILE"], "--out: directory 'AFILE' is a file; give a folder"),
+    (["examples", "JOBS", "--images", "NOTHERE"], "--images: directory 'NOTHERE' does not exist"),
+    (["status", "NOTHERE"], "TARGET: path 'NOTHERE' does not exist"),
+    (["render", "JOBS", "--size", "3"], "--size: 3 is not in the range"),
+    (["render"], "missing argument 'JOB_FILES...'"),
+    (["render", "JOBS", "--forse"], "no such option '--forse'; did you mean"),
+])
+def test_usage_errors_speak_as_fvcli_after_the_usage_line(tmp_path, args, message):
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(job_file(""))
+    (tmp_path / "afile").write_text("a file")
+    paths = {"JOBS": jobs, "AFILE": tmp_path / "afile", "NOTHERE": tmp_path / "nothere"}
+    result = run(*[paths.get(arg, arg) for arg in args])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("Usage: ") and "Error" not in result.stderr
+    for name, path in paths.items():
+        message = message.replace(name, str(path))
+    assert lines[-1].startswith(f"fvcli: error: {message}"), lines[-1]
+
+
+def test_a_precision_given_on_the_command_line_is_blamed_on_the_option(tmp_path):
+    from fvcli.engine.hardware import resolve_device
+
+    if resolve_device("auto").kind != "cpu":
+        pytest.skip("fp16 is refused only on a CPU")
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(job_file(""))
+    result = run("render", jobs, "--precision", "fp16", "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("fvcli: error: --precision: ") and str(jobs) not in line
+    assert "fp16" in line and not (tmp_path / "out").exists()
+
+
+def test_status_on_a_file_that_is_no_job_file_says_what_status_takes(tmp_path):
+    log = tmp_path / "render.log"
+    log.write_text("fvcli: 3/12 units\n  : [\n")
+    result = run("status", log)
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"fvcli: error: {log} is a file, not an output folder")
+    assert "YAML" not in line
+
+
+def test_ctrl_c_before_a_command_can_stop_cleanly_is_a_stop_not_an_error(monkeypatch):
+    import sys
+
+    layers = sys.modules["fvcli.cli.layers"]  # the module, which fvcli.cli's command hides
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(layers, "load_network_or_fail", interrupted)
+    result = run("layers", "--model", "demo")
+    assert result.exit_code == 130
+    assert result.stderr.strip().splitlines()[-1].startswith("fvcli: stopped by Ctrl-C")
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image", b"\x89PNG\r\n\x1a\n0000",
+                                     b"\xff\xd8\xff\xe0 truncated jpeg"])
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_an_unreadable_image_is_explained_without_the_decoder_s_noise(tmp_path, content,
+                                                                       suffix):
+    import imageio.v3 as iio
+
+    from fvcli.images import unreadable_reason
+
+    path = tmp_path / f"broken{suffix}"
+    path.write_bytes(content)
+    with pytest.raises(Exception) as raised:
+        iio.imread(path)
+    reason = unreadable_reason(str(path), raised.value)
+    assert reason and "\n" not in reason
+    assert not set("`") & set(reason) and "unpack_from" not in reason and "pip" not in reason
+    assert (reason == "the file is empty") == (content == b"")

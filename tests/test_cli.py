@@ -263,7 +263,7 @@ def test_a_keras_model_file_works_too(tmp_path):
     keras.Model(inputs, outputs).save(path)
     result = run("layers", "--model", path)
     assert result.exit_code == 0, result.output
-    rows = {line.split()[0]: line.split() for line in result.output.splitlines()[2:]}
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
     assert rows["features"][-1] == "8" and rows["logits"][-1] == "4"
 
 
@@ -364,3 +364,56 @@ def test_the_model_option_stays_relative_to_the_current_directory(job_folder, mo
     assert result.exit_code == 2
     assert result.stderr.strip() == ("fvcli: error: --model: model path model does not "
                                      "exist")
+
+
+def test_layers_prints_the_table_alone_on_stdout_and_the_model_on_stderr():
+    result = run("layers", "--model", "demo")
+    assert result.exit_code == 0, result.output
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["layer", "alias", "shape", "channels"]
+    assert rows and all(row.split()[-1].isdigit() for row in rows)
+    assert result.stderr.startswith("fvcli: layers of demo (")
+
+
+def test_a_missing_layer_names_the_model_as_written_and_a_hint_that_works_offline(tmp_path):
+    jobs = write_jobs(tmp_path, "model: demo\njobs:\n"
+                      "  - {name: a, objective: channel, layer: conv5, channels: 1}\n")
+    result = run("validate", jobs)
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "no layer 'conv5' in demo (see `fvcli layers --model demo`)" in line
+    hinted = run(*line.split("see `")[1].split("`")[0].split()[1:])
+    assert hinted.exit_code == 0 and "conv4" in hinted.stdout
+
+
+def test_a_model_name_in_the_wrong_case_gets_a_did_you_mean(tmp_path):
+    result = run("validate", write_jobs(tmp_path), "--model", "Demo")
+    assert result.exit_code == 2
+    assert result.stderr.strip().endswith("model path Demo does not exist; did you mean demo, "
+                                          "the built-in model?")
+    assert "did you mean" not in run("layers", "--model", tmp_path / "gone.keras").stderr
+
+
+def test_layers_offline_offers_the_built_in_model(tmp_path, monkeypatch):
+    from fvcli.models import loading
+    from fvcli.models.errors import ModelUnavailable
+
+    def offline(handle):
+        raise ModelUnavailable(f"cannot load {handle}: the network is unreachable")
+
+    monkeypatch.setattr(loading, "fetch_to_cache", offline)
+    result = run("layers")
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("fvcli: error: --model: cannot load https://")
+    assert line.endswith("`fvcli layers --model demo`")
+
+
+def test_the_main_help_summary_shows_every_command():
+    from fvcli.cli import main
+
+    summary = run("--help").stdout.split("Options:")[0]
+    for name, command in main.commands.items():
+        shown = [f"fvcli {name} {sub}" for sub in getattr(command, "commands", {})] or \
+            [f"fvcli {name}"]
+        assert all(usage in summary for usage in shown), name

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from support.helpers import run
 from support.demo_net import CLASSES, texture
+from fvcli.outputs.examples import LABEL_INK, label_strip
 
 pytestmark = pytest.mark.slow  # scores image folders
 
@@ -72,7 +73,11 @@ def test_scores_match_an_independent_forward_pass_and_kinds_are_ordered(examples
         if unit["slightly_positive"]:
             assert unit["slightly_positive"][0]["score"] <= top[0]
         grid = iio.imread(folder / "out" / "conv3" / unit["grid"])
-        assert grid.shape[0] == 4 * 64 + 3 * 2  # a row per kind
+        strip = label_strip("TOP", grid.shape[1], 2).shape[0]
+        assert grid.shape[0] == 4 * (strip + 64) + 3 * 2  # a labelled row per kind
+        for row in range(4):  # each label strip has ink, and only ink and white
+            above = grid[row * (strip + 64 + 2):][:strip]
+            assert (above == LABEL_INK).any() and np.isin(above, (LABEL_INK, 255)).all()
 
 
 def test_an_unreadable_image_is_skipped_with_one_warning_and_listed(examples_run):
@@ -128,3 +133,23 @@ def test_a_folder_without_a_readable_image_is_one_line_and_keeps_the_old_example
     assert result.exit_code == 2
     assert f"{jobs}:3: c: examples.images:" in result.stderr
     assert (out / "c" / "examples.json").read_bytes() == before
+
+
+def test_a_row_that_found_no_image_is_labelled_none_not_left_a_mystery(tmp_path):
+    from fvcli.outputs.examples import THUMBNAIL, _write_rows
+
+    tile = np.full((THUMBNAIL, THUMBNAIL, 3), 90, np.uint8)
+    labels = ["TOP", "SLIGHTLY +", "SLIGHTLY -", "BOTTOM"]
+    _write_rows(str(tmp_path / "full.png"), [[tile]] * 4, 2, labels)
+    _write_rows(str(tmp_path / "empty.png"), [[tile], [tile], [], [tile]], 2, labels)
+    full, empty = (iio.imread(tmp_path / name) for name in ("full.png", "empty.png"))
+    assert full.shape == empty.shape
+    strip = (full.shape[0] - 3 * 2) // 4 - THUMBNAIL
+
+    def ink_columns(grid, row):
+        above = grid[row * (strip + THUMBNAIL + 2):][:strip]
+        return np.flatnonzero((above == LABEL_INK).any(axis=(0, 2)))
+
+    for row in (0, 1, 3):
+        assert np.array_equal(ink_columns(full, row), ink_columns(empty, row))
+    assert ink_columns(empty, 2).max() > ink_columns(full, 2).max()  # ": NONE" follows

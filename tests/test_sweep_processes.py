@@ -75,7 +75,9 @@ def test_a_signal_stops_within_a_step_keeps_finished_units_and_a_rerun_finishes(
     _, stderr = process.communicate(timeout=60)
     assert time.monotonic() - started < 10  # a step is milliseconds; the batch is not waited for
     assert process.returncode == code, stderr
-    assert f"stopped by {name}" in stderr and "Traceback" not in stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith(f"fvcli: stopped by {name}: ") and "Traceback" not in stderr
+    assert "error" not in last and "Run the same command again" in last
     kept = len(records(out / "conv2"))
     assert kept < UNITS
     assert_units_whole(out / "conv2")

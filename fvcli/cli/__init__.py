@@ -8,10 +8,13 @@ without it.
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .. import __version__
-from ..exit_codes import exit_codes_help
+from ..exit_codes import ExitCode, exit_codes_help
+from .common import click_error_line
 from .examples import examples
 from .layers import layers, model_group
 from .render import render
@@ -42,7 +45,35 @@ classifier built into fvcli, which needs no download.
 """
 
 
-@click.group(help=MAIN_HELP,
+class FvcliGroup(click.Group):
+    """The main group: click's own errors (a bad option value, a missing argument) end in
+    the same ``fvcli: error: ...`` line as fvcli's, after click's usage line, and a Ctrl-C
+    before a command installs its own handler is a stop, not an error."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as error:
+            if error.ctx is not None:
+                help_option = max(error.ctx.command.get_help_option_names(error.ctx), key=len)
+                click.echo(f"{error.ctx.get_usage()}\nTry '{error.ctx.command_path} "
+                           f"{help_option}' for help.\n", err=True)
+            click.echo(f"fvcli: error: {click_error_line(error)}", err=True)
+            sys.exit(error.exit_code)
+        except click.ClickException as error:
+            click.echo(f"fvcli: error: {click_error_line(error)}", err=True)
+            sys.exit(error.exit_code)
+        except click.Abort:  # Ctrl-C while loading, before a render can stop cleanly
+            click.echo("fvcli: stopped by Ctrl-C; nothing was written", err=True)
+            sys.exit(ExitCode.INTERRUPTED)
+        # Commands return None; --help and --version end in click's Exit, returned as its code.
+        sys.exit(code if isinstance(code, int) else ExitCode.DONE)
+
+
+@click.group(cls=FvcliGroup, help=MAIN_HELP,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="fvcli")
 def main():

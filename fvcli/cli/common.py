@@ -63,9 +63,43 @@ def setting_option(name: str):
     return click.option(flag, name, type=option_type(setting), help=setting.described)
 
 
+def click_error_line(error: click.ClickException) -> str:
+    """What click found wrong, in fvcli's words: ``--out: directory 'afile' is a file;
+    give a folder`` rather than ``Invalid value for '--out' / '-o': ...``."""
+    bad_value = isinstance(error, click.BadParameter) and \
+        not isinstance(error, click.MissingParameter)
+    message = error.message if bad_value else error.format_message()
+    if ". (Did you mean" in message:
+        message = message.replace(". (Did you mean", "; did you mean").rstrip(")")
+    message = message.rstrip(".")
+    message = message[:1].lower() + message[1:]
+    param = getattr(error, "param", None)
+    if bad_value:
+        if isinstance(param, click.Option):
+            where = max(param.opts, key=len)
+        elif param is not None:
+            where = param.human_readable_name
+        else:
+            where = error.param_hint if isinstance(error.param_hint, str) else None
+        if isinstance(getattr(param, "type", None), click.Path):
+            if message.endswith("is a file"):
+                message += "; give a folder"
+            elif message.endswith("is a directory"):
+                message += "; give a file"
+        return f"{where}: {message}" if where else message
+    return message
+
+
 def fail(message: str, code: ExitCode) -> None:
     """Print ``fvcli: error: message`` on stderr and exit with ``code``."""
     click.echo(f"fvcli: error: {message}", err=True)
+    sys.exit(code)
+
+
+def stopped(signal_name: str, message: str, code: ExitCode) -> None:
+    """Print ``fvcli: stopped by SIGNAL: message`` on stderr and exit with ``code``: a stop
+    the user (or the scheduler) asked for is not an error."""
+    click.echo(f"fvcli: stopped by {signal_name}: {message}", err=True)
     sys.exit(code)
 
 
@@ -84,9 +118,11 @@ def model_failure(error, hint: str = "") -> None:
          ExitCode.FAILURE if isinstance(error, ModelUnavailable) else ExitCode.BAD_INPUT)
 
 
-def load_network_or_fail(model, table_size=None, where: str = "--model"):
-    """The network, or one line naming ``where`` the model was given and exit."""
-    from ..models.errors import ModelError
+def load_network_or_fail(model, table_size=None, where: str = "--model",
+                         offline_hint: str = ""):
+    """The network, or one line naming ``where`` the model was given and exit;
+    ``offline_hint`` ends the line of a model that cannot be had here (offline)."""
+    from ..models.errors import ModelError, ModelUnavailable
     from ..models.tensorflow_import import import_tensorflow_quietly
 
     import_tensorflow_quietly()
@@ -95,7 +131,8 @@ def load_network_or_fail(model, table_size=None, where: str = "--model"):
     try:
         return load_network(model, table_size=table_size)
     except ModelError as error:
-        model_failure(type(error)(f"{where}: {error}"))
+        model_failure(type(error)(f"{where}: {error}"),
+                      offline_hint if isinstance(error, ModelUnavailable) else "")
 
 
 def _report(errors: list, note_kind) -> None:
@@ -121,7 +158,7 @@ def prepare_or_fail(job_files, model_option, overrides, device: str = "auto",
     from ..config.errors import CheckSkipped
     from ..engine.machine import HardwareError
     from ..models.errors import ModelError
-    from ..sweep.prepare import prepare_job_files
+    from ..sweep.prepare import OptionError, prepare_job_files
 
     errors = []
     prepared = None
@@ -136,6 +173,9 @@ def prepare_or_fail(job_files, model_option, overrides, device: str = "auto",
     except HardwareError as error:  # the device asked for is not there
         _report(errors, CheckSkipped)
         fail(f"--device: {error}", ExitCode.BAD_INPUT)
+    except OptionError as error:
+        _report(errors, CheckSkipped)
+        fail(f"{error.option}: {error}", ExitCode.BAD_INPUT)
     _report(errors, CheckSkipped)
     if errors:
         sys.exit(ExitCode.BAD_INPUT)

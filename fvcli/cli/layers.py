@@ -16,11 +16,19 @@ from .common import MODELS_TEXT, load_network_or_fail, model_failure, option_typ
 @click.option("--size", type=option_type(SETTINGS["size"]), default=SETTINGS["size"].default,
               show_default=True, help="Image size the shapes are given at: the render size.")
 def layers(model, show_all, size):
-    """List the layers you can visualise: name, Distill alias, shape and channels."""
-    network = load_network_or_fail(model, table_size=size)
+    """List the layers you can visualise: name, Distill alias, shape and channels.
+
+    Standard output is the table alone, a header line and a row per layer, for grep and
+    awk; the model it lists goes to standard error.
+    """
+    network = load_network_or_fail(
+        model, table_size=size,
+        offline_hint="or list the layers of the built-in model, which needs no download: "
+                     "`fvcli layers --model demo`")
     shown = network.layers if show_all else network.top_level_layers()
     width = max(len(layer.name) for layer in shown)
-    click.echo(f"{network.description}")
+    where = f" ({network.description})" if network.description != network.name else ""
+    click.echo(f"fvcli: layers of {network.name}{where}", err=True)
     click.echo(f"{'layer':<{width}}  {'alias':<8}  {'shape':<16}  channels")
     for layer in shown:
         shape = "x".join(str(d) for d in layer.shape)

@@ -11,7 +11,7 @@ from ..exit_codes import ExitCode, exit_codes_help
 from ..outputs.locks import run_lock
 from ..sweep.shards import shard_to_render
 from .common import (DEVICE_HELP, MODEL_HELP, cannot_write, fail, prepare_or_fail,
-                     setting_option)
+                     setting_option, stopped)
 
 RENDER_HELP = f"""Render every job of JOB_FILES into OUT/<job name>/.
 
@@ -70,8 +70,8 @@ def render(job_files, out, model, steps, size, batch_size, seed, precision, devi
                 click.echo(f"fvcli: {shard_note}", err=True)
             _render(prepared, out, chosen_shard, force, quiet, stop)
     except KeyboardInterrupt:  # a second Ctrl-C
-        fail("interrupted at once; the batch in flight is lost, everything before it is "
-             "kept", ExitCode.INTERRUPTED)
+        stopped("a second Ctrl-C", "at once; the batch in flight is lost, every unit before "
+                "it is kept", ExitCode.INTERRUPTED)
     finally:
         lock.release()
 
@@ -96,11 +96,11 @@ def _render(prepared, out, shard, force, quiet, stop) -> None:
              f"{', '.join(failed[:5])}{' ...' if len(failed) > 5 else ''}; the others are "
              "done (see fvcli status)", ExitCode.UNITS_FAILED)
     if report.stopped:
-        run = f"{shard.label} of this run" if shard.count > 1 else "this run"
-        fail(f"stopped by {stop.name}: {report.rendered} units rendered by {run}, "
-             f"{report.skipped} already done before it, of {report.shard_size}; nothing "
-             "partial was written. Run the same command again to finish.",
-             ExitCode.INTERRUPTED if stop.interrupted else ExitCode.STOPPED)
+        of = f"of shard {shard}" if shard.count > 1 else "of the run"
+        stopped(stop.name, f"{report.rendered + report.skipped} of {report.shard_size} units "
+                f"{of} are done ({report.rendered} rendered now, {report.skipped} before); "
+                "nothing partial was written. Run the same command again to finish.",
+                ExitCode.INTERRUPTED if stop.interrupted else ExitCode.STOPPED)
 
 
 def _already_running(lock, job_files, out) -> None:

@@ -10,7 +10,8 @@ from ..config.schema import EXAMPLES_BATCH
 from ..exit_codes import ExitCode, exit_codes_help
 from ..images import IMAGE_SUFFIXES
 from .common import (DEVICE_HELP, MODEL_HELP, MODELS_TEXT, cannot_write, fail,
-                     load_network_or_fail, option_type, prepare_or_fail, setting_option)
+                     load_network_or_fail, option_type, prepare_or_fail, setting_option,
+                     stopped)
 
 SUFFIXES = ", ".join(suffix[1:] for suffix in IMAGE_SUFFIXES)
 SCORE_HELP = f"""Score every unit of JOB_FILE's jobs on a folder of natural images: how
@@ -196,7 +197,8 @@ def _run(prepared, prepared_file, tasks, job_file, images, count, out, shard, ba
     except OutOfMemory as error:
         fail(str(error), ExitCode.FAILURE)
     except KeyboardInterrupt:
-        fail("interrupted at once; scores already written are kept", ExitCode.INTERRUPTED)
+        stopped("a second Ctrl-C", "at once; scores already written are kept",
+                ExitCode.INTERRUPTED)
     finally:
         lock.release()
 
@@ -211,6 +213,6 @@ def _refresh_index(out: str) -> None:
 
 
 def _stopped(stop) -> None:
-    fail(f"stopped by {stop.name}: renderings and scores finished so far are kept, nothing "
-         "partial was written; run the same command again to finish",
-         ExitCode.INTERRUPTED if stop.interrupted else ExitCode.STOPPED)
+    stopped(stop.name, "renderings and scores finished so far are kept, nothing partial "
+            "was written; run the same command again to finish",
+            ExitCode.INTERRUPTED if stop.interrupted else ExitCode.STOPPED)

@@ -8,7 +8,7 @@ import os
 import click
 
 from ..exit_codes import ExitCode
-from ..images import IMAGE_SUFFIXES
+from ..images import IMAGE_SUFFIXES, unreadable_reason
 from .common import cannot_write, fail
 
 PROGRESS_EVERY = 500  # images between progress lines
@@ -48,8 +48,8 @@ def spectrum(folder, out, size):
         try:
             average.add(iio.imread(path))
         except Exception as error:  # any decoder error means: skip this file
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            click.echo(f"fvcli: warning: skipping {path}: {reason}", err=True)
+            click.echo(f"fvcli: warning: skipping {path}: {unreadable_reason(path, error)}",
+                       err=True)
             continue
         if average.images % PROGRESS_EVERY == 0:
             click.echo(f"{average.images} images", err=True)

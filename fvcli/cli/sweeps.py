@@ -59,6 +59,11 @@ def status(target, out):
     try:
         views = views_of(target, out)
     except SpecError as error:
+        if not target.endswith((".yaml", ".yml")):
+            # A log or a PNG given by mistake: its YAML error would only mislead.
+            fail(f"{target} is a file, not an output folder, and does not read as a job "
+                 "file; status takes the folder you rendered into, or a job file and its "
+                 "--out", ExitCode.BAD_INPUT)
         fail(str(error), ExitCode.BAD_INPUT)
     if not views:
         folder = target if os.path.isdir(target) else out

@@ -26,6 +26,8 @@ class Checker:
     def __init__(self, path: str):
         self.path = path
         self.errors: list[SpecError] = []
+        # the command that lists the layers of the file's model, for hints
+        self.layers_command = "fvcli layers"
 
     def fail(self, located: Located, key: str, problem: str):
         """Raise the SpecError of ``key`` at ``located``'s line: ``problem``."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
 from dataclasses import dataclass, field, replace
 
@@ -22,7 +23,7 @@ from .schema import (CLASS_KINDS, DEFAULTS, DIRECTION_KINDS, JOB_KINDS, KINDS, L
 from .settings import ParamSpec, RenderSettings, TransformSpec
 from .terms import Term
 from .yaml_lines import Located, plain, read_text, read_yaml
-from ..models.names import NAMED_MODELS
+from ..models.names import NAMED_MODELS, layers_command, resolve_model_spec
 
 INDEX_KEYS = ("channels", "channel", "classes", "class")
 TERM_KEYS = ("objective", "layer", "channels", "channel", "classes", "class", "position",
@@ -115,6 +116,9 @@ def _job_file(check: Checker, overrides: dict) -> JobFile:
     defaults, wrong_defaults = _defaults(check, top.get("defaults", Located({}, root.line)))
     model_node = top.get("model")
     model, model_ok = _model(check, model_node)
+    named = resolve_model_spec(model) if model_ok else {}
+    if "hub" in named or os.path.exists(str(named.get("path", ""))):  # a hint that works
+        check.layers_command = layers_command(model)
     if "jobs" not in top:
         check.fail(root, "jobs", "missing; the file needs a 'jobs:' list of jobs to render")
     jobs_node = top["jobs"]
@@ -427,7 +431,7 @@ def _term_layer(check: Checker, node: Located, key: str, spec: dict, kind: str) 
         return LOGITS
     if "layer" not in spec:
         check.fail(node, f"{key}.layer", f"missing; a {kind} objective needs a layer "
-                   "(see `fvcli layers`)")
+                   f"(see `{check.layers_command}`)")
     return str(spec["layer"].value)
 
 

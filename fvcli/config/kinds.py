@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..images import unreadable_reason
 from .checker import Checker
 from .schema import EXAMPLES_TOP
 from .terms import GroupTerm
@@ -182,8 +183,8 @@ def _readable_image(check: Checker, located: Located, key: str, value: str) -> s
     try:
         pixels = iio.imread(path)
     except Exception as error:  # imageio raises many kinds; all mean "not an image"
-        reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
-        check.fail(located, key, f"cannot read {path} as an image: {reason}")
+        check.fail(located, key, f"cannot read {path} as an image: "
+                   f"{unreadable_reason(path, error)}")
     if pixels.ndim not in (2, 3):
         check.fail(located, key, f"{path} is not a single image (shape {pixels.shape})")
     return path

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..config import CLASS_KINDS, DIRECTION_KINDS, UNIT_KINDS
-from ..images import IMAGE_SUFFIXES, rgb_floats, to_uint8
+from ..images import IMAGE_SUFFIXES, rgb_floats, to_uint8, unreadable_reason
 from .objectives import COSSIM_FLOOR
 
 KINDS = ("top", "slightly_positive", "slightly_negative", "bottom")
@@ -265,7 +265,7 @@ def score_folder(scorer: UnitScorer, folder: str, unit_count: int, k: int, batch
         try:
             batch.append(load_image(path, scorer.size, scorer.channels))
         except Exception as error:  # any decoder error means: skip this file
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            reason = unreadable_reason(path, error)
             run.skipped.append({"image": os.path.relpath(path, folder), "reason": reason})
             if warn:
                 warn(f"skipping {path}: {reason}")

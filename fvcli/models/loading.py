@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from dataclasses import dataclass
 
 import tensorflow as tf
@@ -21,7 +22,8 @@ from .errors import ModelError, ModelUnavailable
 from .graph import import_at_size, through_identities, without_grouped_conv_calls
 from .keras_layers import keras_layer_function
 from .layer_table import Layer, find_layers, named_layer_table
-from .names import model_label, resolve_model_spec
+from .names import close_model_name, layers_command, model_label, model_name, \
+    resolve_model_spec
 from .network import Network
 from .preprocess import NAMED as NAMED_PREPROCESS
 from .preprocess import Preprocess, from_input_range
@@ -31,7 +33,7 @@ from .preprocess import from_spec as preprocess_from_spec
 def load_network(spec, table_size: int | None = None) -> Network:
     """Load a model (see :func:`resolve_model_spec`) and build its layer table, with
     shapes at ``table_size`` px (default: the model's own input size, or 224)."""
-    spec = resolve_model_spec(spec)
+    written, spec = spec, resolve_model_spec(spec)
     # The loaded object owns the variables: keep it alive until they are frozen.
     if "hub" in spec:
         loaded = _load_hub(spec["hub"])
@@ -54,7 +56,8 @@ def load_network(spec, table_size: int | None = None) -> Network:
         layers = find_layers(graph)
     layers.append(Layer(name=LOGITS, tensor=logits, pre_activation=(),
                         shape=(int(graph.get_tensor_by_name(logits).shape[-1]),)))
-    return Network(description=model_label(spec), fingerprint=_fingerprint(loaded.fingerprint),
+    return Network(description=model_label(spec), name=model_name(written),
+                   layers_command=layers_command(written), fingerprint=_fingerprint(loaded.fingerprint),
                    graph_def=graph_def, input_name=input_node.name, native_size=native,
                    preprocess=model_preprocess(spec), layers=layers, table_size=table_size,
                    input_channels=channels)
@@ -124,10 +127,15 @@ def _load_hub(handle: str) -> Loaded:
 
 def _load_path(path: str):
     if not os.path.exists(path):
-        raise ModelError(f"model path {path} does not exist")
+        close = close_model_name(path)
+        hint = f"; did you mean {close}, the built-in model?" if close else ""
+        raise ModelError(f"model path {path} does not exist{hint}")
     if path.endswith((".keras", ".h5")):
         import keras
 
+        not_keras = _not_a_keras_file(path)
+        if not_keras:
+            raise ModelError(f"{path} is not a Keras model file: {not_keras}")
         try:
             model = keras.models.load_model(path, compile=False)
         except Exception as error:  # Keras raises many kinds for a file it cannot read
@@ -141,6 +149,22 @@ def _load_path(path: str):
         raise ModelError(f"cannot load {path} as a TF2 SavedModel (damaged, or not one; "
                          f"a Keras model ends in .keras or .h5): {_first_line(error)}") from None
     return Loaded(loaded, _serving_function(loaded, path), os.path.join(path, "saved_model.pb"))
+
+
+def _not_a_keras_file(path: str) -> str:
+    """Why ``path`` cannot be the Keras file its name says, or "": checked before Keras
+    reads it, whose own message for a file that is not a zip archive is "File not found"."""
+    if os.path.isdir(path):
+        return "it is a folder (a SavedModel folder needs a name without .keras or .h5)"
+    if path.endswith(".keras") and not zipfile.is_zipfile(path):
+        return ("a .keras file is a zip archive, as model.save('NAME.keras') writes it, "
+                "and this one is not")
+    if path.endswith(".h5"):
+        with open(path, "rb") as model_file:
+            if model_file.read(8) != b"\x89HDF\r\n\x1a\n":
+                return ("a .h5 file is an HDF5 file, as model.save('NAME.h5') writes it, "
+                        "and this one is not")
+    return ""
 
 
 def _first_line(error: Exception) -> str:

@@ -5,6 +5,8 @@ Nothing here imports TensorFlow: a model spec is resolved and labelled without l
 
 from __future__ import annotations
 
+import difflib
+import shlex
 from pathlib import Path
 
 DEFAULT_HANDLE = "https://tfhub.dev/google/imagenet/inception_v1/classification/5"
@@ -38,3 +40,32 @@ def resolve_model_spec(spec) -> dict:
 def model_label(spec: dict) -> str:
     """What a person would call this model: the handle or the path."""
     return spec.get("hub") or spec.get("path")
+
+
+def model_name(spec) -> str:
+    """The model as the user named it, for messages: a built-in name as written (``demo``,
+    not the folder it lives in), else the handle or the path."""
+    if isinstance(spec, str):
+        return spec
+    return model_label(resolve_model_spec(spec)) or "MODEL"
+
+
+def layers_command(spec) -> str:
+    """The command that lists the layers of model ``spec``, as a hint that works as typed:
+    plain ``fvcli layers`` only for the default model, which it loads."""
+    name = model_name(spec)
+    if name in ("inception_v1", DEFAULT_HANDLE):
+        return "fvcli layers"
+    return f"fvcli layers --model {shlex.quote(name)}"
+
+
+def close_model_name(path: str) -> str | None:
+    """The built-in model a missing path was probably meant to name (``Demo`` -> ``demo``),
+    judged by its last part, which a job file's folder was put in front of; None for a
+    path with a suffix (``m.keras``), which names a file."""
+    last = Path(str(path)).name
+    if "." in last:
+        return None
+    close = difflib.get_close_matches(last.lower().replace("-", "_"), NAMED_MODELS, n=1,
+                                      cutoff=0.75)
+    return close[0] if close else None

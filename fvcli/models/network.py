@@ -22,7 +22,7 @@ from .preprocess import Preprocess
 class Network:
     """A frozen network: its layer table, and pruned forward functions on demand."""
 
-    description: str
+    description: str                # the handle or path it was loaded from (records)
     fingerprint: str
     graph_def: tf.compat.v1.GraphDef
     input_name: str
@@ -31,6 +31,8 @@ class Network:
     layers: list[Layer]
     table_size: int = 224           # image size the layer table's shapes are given at
     input_channels: int = 3         # 3 (RGB) or 1 (grayscale)
+    name: str = ""                  # as the user named it, for messages: demo, a path, ...
+    layers_command: str = "fvcli layers"  # the command that lists its layers, as a hint
     _forward_cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -61,7 +63,8 @@ class Network:
         close = [layer.name for layer in self.top_level_layers()
                  if name.lower()[:5] in layer.name.lower()][:6]
         hint = "; close: " + ", ".join(close) if close else ""
-        raise ModelError(f"no layer '{name}' in {self.description} (see `fvcli layers`){hint}")
+        raise ModelError(f"no layer '{name}' in {self.name or self.description} "
+                         f"(see `{self.layers_command}`){hint}")
 
     def activation_bytes(self, layer_names, size: int) -> int:
         """Float32 bytes of one image's activations on the way to the deepest of

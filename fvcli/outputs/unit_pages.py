@@ -268,6 +268,13 @@ def _scores(folder: Folder, view, unit) -> str:
             + f"<p class='note'>{escape(MIS_NOTE)}{link}</p>")
 
 
+# What an examples grid's grey tiles mean; the grid labels a row that found none NONE.
+EXAMPLES_GREY = ("Grey tiles: no image of that kind to show. A row labelled NONE found none: "
+                 "the slightly negative row stays empty on a layer with no pre-activation, "
+                 "whose scores are never below zero (its bottom row then holds the weakest "
+                 "images), and rows are short when the folder has few images.")
+
+
 def _examples(view, unit, source_view, source, entry) -> str:
     """The examples grid and the top and bottom images of ``source`` (the unit itself, or
     the same unit in job ``source_view``)."""
@@ -279,7 +286,7 @@ def _examples(view, unit, source_view, source, entry) -> str:
              f"<figure class='big'><a href='{grid}'><img class='examples' loading='lazy' "
              f"src='{grid}' alt='dataset examples of {escape(unit_label(unit.plan))}'></a>"
              "<figcaption>rows: top, slightly positive, slightly negative, bottom"
-             f"{found_for}</figcaption></figure>"]
+             f"{found_for}. {EXAMPLES_GREY}</figcaption></figure>"]
     if entry:
         rows = []
         for kind, meaning in EXAMPLE_KINDS:

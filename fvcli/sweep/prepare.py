@@ -17,6 +17,16 @@ from ..models.tensorflow_import import import_tensorflow_quietly
 from .plan import PlannedJob, plan_job_file
 
 
+class OptionError(ValueError):
+    """A command-line option's value cannot be used here (``--precision fp16`` on a CPU):
+    the option is to blame, not the job files it overrides; ``str()`` is the one line,
+    ``option`` the flag."""
+
+    def __init__(self, option: str, message: str):
+        super().__init__(message)
+        self.option = option
+
+
 @dataclass
 class PreparedFile:
     """A job file with its jobs planned against the network they render on."""
@@ -52,8 +62,9 @@ def prepare_job_files(job_files, model_option, overrides: dict, device_name: str
     Raises the first SpecError, or, given an ``errors`` list, adds every error of every
     file to it and goes on (a file's model that cannot be loaded is one of them, and its
     jobs are left unplanned, with a note). A device that is not there raises
-    HardwareError. A model that cannot be loaded raises ModelError (or ModelUnavailable)
-    naming where it was given: ``--model``, or the file and line."""
+    HardwareError, a --precision it lacks OptionError. A model that cannot be loaded raises
+    ModelError (or ModelUnavailable) naming where it was given: ``--model``, or the file
+    and line."""
     files = [load_job_file(path, overrides, errors) for path in job_files]
     started = time.perf_counter()
     import_tensorflow_quietly()  # only now: a bad file is reported without waiting for it
@@ -61,6 +72,12 @@ def prepare_job_files(job_files, model_option, overrides: dict, device_name: str
     from ..models.loading import load_network
 
     device = resolve_device(device_name)
+    if renders and overrides.get("precision") is not None:
+        # Checked once here, or every job would blame its own line for the option's value.
+        try:
+            resolve_precision(overrides["precision"], device)
+        except ValueError as error:
+            raise OptionError("--precision", str(error)) from None
 
     def precision_of(requested: str) -> str:
         return resolve_precision(requested, device) if renders else requested

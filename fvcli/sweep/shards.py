@@ -17,8 +17,9 @@ class Shard:
 
     @property
     def label(self) -> str:
-        """How progress lines and messages name a run of this shard."""
-        return f"shard {self}" if self.count > 1 else "render"
+        """How progress lines and messages name a run of this shard: in fvcli's voice, as
+        its other lines on stderr are."""
+        return f"fvcli shard {self}" if self.count > 1 else "fvcli"
 
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
