@@ -30,7 +30,7 @@ MAIN_HELP = f"""Render feature visualisations of image networks from YAML job fi
   fvcli validate jobs.yaml                check job files against the model, render nothing
   fvcli render jobs.yaml --out DIR        a folder per job: grid.png, units/, manifest.json
   fvcli render jobs.yaml --shard 2/8      one eighth of the units (resumes what is done)
-  fvcli status DIR                        units done / total per job, time left
+  fvcli status DIR                        units done / total per job, dead, time left
   fvcli collect DIR                       grids, manifests and DIR/index.html
   fvcli slurm jobs.yaml --shards 64       an sbatch script for a Slurm array sweep
   fvcli examples jobs.yaml --images IMGS  the images that drive each unit most and least

@@ -47,11 +47,13 @@ def collect_command(out_dir):
               type=click.Path(file_okay=False),
               help="With a job file: the folder it renders into.")
 def status(target, out):
-    """How far a sweep is: per job, units done / total, failed, and the render time left.
+    """How far a sweep is: per job, units done / total, failed, dead, and the render time
+    left.
 
-    TARGET is an output folder, or a job file whose jobs are looked up in --out. The time
-    left is estimated from the units already rendered, for one worker; divide by the
-    number of shards running side by side.
+    TARGET is an output folder, or a job file whose jobs are looked up in --out. Dead units
+    are rendered but their objective never rose above its start: no image drives them
+    (their records say "alive": false). The time left is estimated from the units already
+    rendered, for one worker; divide by the number of shards running side by side.
     """
     from ..config import SpecError
     from ..sweep.status import status_table, views_of
