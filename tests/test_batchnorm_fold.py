@@ -186,3 +186,16 @@ def test_keras_applications_fold_exactly(tmp_path, builder, options, middle):
     assert _batch_norm_products(network, fetches, fold=True) == 0
     assert _batch_norm_products(network, fetches, fold=False) > 10
     _assert_close(_differences(network, fetches))
+
+
+def test_a_network_can_run_unfolded_for_comparison(small_keras):
+    """The bench measures the unfolded network through the same Forward renders use."""
+    import dataclasses
+
+    unfolded = dataclasses.replace(small_keras, fold_batch_norm=False, _forward_cache={})
+
+    def products(network) -> int:
+        pruned = network.forward(("depthwise_relu",), (), 32)._pruned
+        return sum(op.type == "Mul" and op.name.endswith("batchnorm/mul_1")
+                   for op in pruned.graph.get_operations())
+    assert (products(unfolded), products(small_keras)) == (2, 0)

@@ -31,6 +31,7 @@ class Network:
     layers: list[Layer]
     table_size: int = 224           # image size the layer table's shapes are given at
     input_channels: int = 3         # 3 (RGB) or 1 (grayscale)
+    fold_batch_norm: bool = True    # fold inference BatchNorm into convolutions when pruning
     _forward_cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -119,7 +120,8 @@ class Forward:
         for name in with_pre_activation:
             self._outputs.append((name + "/pre", network.layer(name).pre_activation))
         fetches = [tensor for _, tensors in self._outputs for tensor in tensors]
-        self._pruned = prune(network.graph_def, network.input_name, fetches)
+        self._pruned = prune(network.graph_def, network.input_name, fetches,
+                             fold=network.fold_batch_norm)
         self.size = size
         self._feed_size = size
         if not self._accepts(size):
