@@ -1,10 +1,12 @@
-"""Where rendering time goes, on a full-width, random-weight InceptionV1 (no download).
+"""Where rendering time goes, on a full-width, random-weight InceptionV1 in TF-Slim's layout,
+with a BatchNorm after every convolution as the TF-Hub module has (no download).
 
 Times fvcli's real rendering path (128 px, Mixed_4b, 64 steps) at several batch sizes in
 float32 and bfloat16, next to a plain-TF floor, the full network, the FLOPs of a step
 against the machine's own conv2d speed, a real 64-channel sweep, and the price of a unit
 on every Mixed layer and the logits, from which it estimates the wall time of
-configs/inception_v1/all-mixed.yaml. Prints one JSON line per measurement, then tables.
+configs/inception_v1/all-mixed.yaml, and the same render on the BatchNorm network folded,
+unfolded and on a BatchNorm-free copy. Prints one JSON line per measurement, then tables.
 `make bench`; `make bench BENCH_ARGS=--quick` for a one-minute smoke run.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import glob
 import json
 import os
@@ -40,7 +43,7 @@ from fvcli.engine.param import Parameterization  # noqa: E402
 from fvcli.engine.renderer import Renderer, RenderSettings  # noqa: E402
 from fvcli.engine.renderer import RendererCache  # noqa: E402
 from fvcli.sweep.runner import SweepRunner  # noqa: E402
-from support.slim_inception import install_in_hub_cache  # noqa: E402
+from support.slim_inception import install_in_hub_cache, save_slim_inception  # noqa: E402
 from fvcli.config import DEFAULTS, load_job_file  # noqa: E402
 from fvcli.sweep.plan import plan_job_file  # noqa: E402
 from fvcli.engine.cost import job_flops, layer_step_flops  # noqa: E402
@@ -59,6 +62,10 @@ PRECISIONS = ("fp32", "bf16")
 DEFAULT, PIXEL = "default (fft, decorrelate, standard transforms)", "pixel, no transforms"
 FLOOR = "plain TF floor (pixel)"
 MACO = "maco (phase only, 8 crops a step)"
+# the same default render of Mixed_4b on three networks
+FOLDED, UNFOLDED = "BatchNorm network, folded (what fvcli runs)", "BatchNorm network, unfolded"
+NO_BATCH_NORM = "BatchNorm-free network"
+STRUCTURES = (FOLDED, UNFOLDED, NO_BATCH_NORM)
 
 
 class PeakMemory:
@@ -197,6 +204,21 @@ def throughput(network, precision: str, batches: list[int], steps: int,
     for case in reversed(cases):
         if case.row["batch"] in repeat_batches and case.row["layer"] == LAYER:
             case.run()
+    return [case.result() for case in cases]
+
+
+def batch_norm_costs(network, free_network, precision: str, steps: int) -> list[dict]:
+    """Batch 8 of the default pipeline on the BatchNorm network folded (as fvcli runs it)
+    and unfolded, and on the same convolutions without BatchNorm: what the BatchNorm costs
+    and how much of it folding takes back. Run twice, the second time in reverse order."""
+    unfolded = dataclasses.replace(network, fold_batch_norm=False, _forward_cache={})
+    cases = []
+    for label, model in zip(STRUCTURES, (network, unfolded, free_network)):
+        case = RenderCase(model, DEFAULT, precision, 8, steps)
+        case.row.update(measure="model structure", pipeline=label)
+        cases.append(case)
+    for case in cases + cases[::-1]:
+        case.run()
     return [case.result() for case in cases]
 
 
@@ -394,13 +416,18 @@ def main():
         install_in_hub_cache(cache, width=1.0)
         os.environ["TFHUB_CACHE_DIR"] = cache
         network = load_network("inception_v1")
+        free_network = load_network({"path": save_slim_inception(
+            os.path.join(cache, "without-batch-norm"), width=1.0, batch_norm=False)})
         cpu = resolve_device("cpu")
         emit({"tensorflow": tf.__version__, "cpu": cpu_name(), "cores": os.cpu_count(),
-              "auto_precision": native_precision(cpu), "model": "InceptionV1, random weights",
-              "mode": "quick" if quick else "full"})
+              "auto_precision": native_precision(cpu),
+              "model": "InceptionV1 in TF-Slim's layout (BatchNorm after every convolution), "
+                       "random weights", "mode": "quick" if quick else "full"})
         for precision in PRECISIONS:
             for row in throughput(network, precision, batches, steps,
                                   repeat_batches=() if quick else (1, 8)):
+                emit(row)
+            for row in batch_norm_costs(network, free_network, precision, steps):
                 emit(row)
             emit(conv_reference(precision))
             if not quick:
@@ -504,6 +531,15 @@ def print_tables(rows: list[dict], seconds: float | None) -> None:
                   f"images of 224 px: {row['images_per_s']} images/s in all "
                   f"({row['pass_images_per_s']} images/s through the streaming pass), "
                   f"{row['wall_s']} s")
+    structures = {(r["pipeline"], r["precision"]): r["image_steps_per_s"] for r in rows
+                  if r["measure"] == "model structure"}
+    if structures:
+        print(f"\nthe same render (default pipeline, {LAYER}, batch 8) on three networks, "
+              "image-steps/s")
+        print(f"{'network':<50} {'fp32':>8} {'bf16':>8}")
+        for label in STRUCTURES:
+            print(f"{label:<50} {structures.get((label, 'fp32'), '-'):>8} "
+                  f"{structures.get((label, 'bf16'), '-'):>8}")
     layer_rows = [r for r in rows if r["measure"] == "per layer"]
     if layer_rows:
         print(f"\nper layer: default pipeline, {SIZE} px, batch {layer_rows[0]['batch']}, "

@@ -33,6 +33,7 @@ class Network:
     input_channels: int = 3         # 3 (RGB) or 1 (grayscale)
     name: str = ""                  # as the user named it, for messages: demo, a path, ...
     layers_command: str = "fvcli layers"  # the command that lists its layers, as a hint
+    fold_batch_norm: bool = True    # fold inference BatchNorm into convolutions when pruning
     _forward_cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -122,7 +123,8 @@ class Forward:
         for name in with_pre_activation:
             self._outputs.append((name + "/pre", network.layer(name).pre_activation))
         fetches = [tensor for _, tensors in self._outputs for tensor in tensors]
-        self._pruned = prune(network.graph_def, network.input_name, fetches)
+        self._pruned = prune(network.graph_def, network.input_name, fetches,
+                             fold=network.fold_batch_norm)
         self.size = size
         self._feed_size = size
         if not self._accepts(size):

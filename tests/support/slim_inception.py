@@ -6,6 +6,12 @@ this one instead: the same layer names (``InceptionV1/InceptionV1/Mixed_4b/conca
 signature that takes float32 [batch, 224, 224, 3] images in [0, 1] and returns only
 1001 logits. ``width`` scales every channel count, so tests can use a thin copy and
 the benchmark the full-width one.
+
+As in TF-Slim, every convolution but the logits' is followed by an inference BatchNorm
+(no scale, epsilon 0.001, no bias on the convolution): a FusedBatchNormV3 op whose output
+is the pre-activation the ReLU reads. Its moving mean and variance are random, far from
+0 and 1, so that folding it into the convolution is really exercised.
+``batch_norm=False`` builds the BatchNorm-free network (a bias on every convolution).
 """
 
 from __future__ import annotations
@@ -38,11 +44,13 @@ NUM_CLASSES = 1001
 class SlimInceptionV1(tf.Module):
     """InceptionV1 with TF-Slim op names and He-initialised random weights."""
 
-    def __init__(self, width: float = 1.0, seed: int = 0):
+    def __init__(self, width: float = 1.0, seed: int = 0, batch_norm: bool = True):
         super().__init__(name=None)
         self._rng = np.random.default_rng(seed)
         self._width = width
-        self._weights: dict[str, tuple[tf.Variable, tf.Variable]] = {}
+        self._batch_norm = batch_norm
+        self._weights: dict[str, tuple[tf.Variable, tf.Variable | None]] = {}
+        self._norms: dict[str, tuple[tf.Variable, tf.Variable, tf.Variable]] = {}
         # Build every variable once by tracing the network on a dummy image.
         self._build = True
         self._forward(tf.zeros([1, 224, 224, 3]))
@@ -53,17 +61,40 @@ class SlimInceptionV1(tf.Module):
 
     def _conv(self, x, name, out, kernel, stride=1, relu=True, full_width=False):
         out = out if full_width else self._channels(out)
+        # TF-Slim normalises every convolution but the logits', which has a bias instead.
+        normalised = self._batch_norm and relu
         if self._build:
             fan_in = kernel * kernel * int(x.shape[-1])
             w = self._rng.normal(0, np.sqrt(2.0 / fan_in), (kernel, kernel, x.shape[-1], out))
-            b = self._rng.normal(0, 0.05, out)
+            b = self._rng.normal(0, 0.05, out)  # drawn either way: the same weights both ways
             self._weights[name] = (tf.Variable(w.astype(np.float32), name=name + "/weights"),
+                                   None if normalised else
                                    tf.Variable(b.astype(np.float32), name=name + "/biases"))
+            if normalised:
+                self._norms[name] = self._random_batch_norm(name, out)
         w, b = self._weights[name]
         with tf.name_scope(name.split("/")[-1]):
             y = tf.nn.conv2d(x, w, stride, "SAME", name="Conv2D")
-            y = tf.nn.bias_add(y, b, name="BiasAdd")
+            if normalised:
+                beta, mean, variance = self._norms[name]
+                with tf.name_scope("BatchNorm"):
+                    y = tf.raw_ops.FusedBatchNormV3(
+                        x=y, scale=tf.constant(np.ones(out, np.float32)), offset=beta,
+                        mean=mean, variance=variance, epsilon=0.001, is_training=False,
+                        name="FusedBatchNormV3").y
+            else:
+                y = tf.nn.bias_add(y, b, name="BiasAdd")
             return tf.nn.relu(y, name="Relu") if relu else y
+
+    def _random_batch_norm(self, name: str, channels: int):
+        """beta, moving mean and moving variance: random, with a variance log-uniform in
+        [1/2, 2] so that activations neither grow nor vanish through the network."""
+        beta = self._rng.normal(0, 0.1, channels)
+        mean = self._rng.normal(0, 0.3, channels)
+        variance = np.exp(self._rng.uniform(np.log(0.5), np.log(2.0), channels))
+        return tuple(tf.Variable(value.astype(np.float32), name=f"{name}/BatchNorm/{part}")
+                     for value, part in ((beta, "beta"), (mean, "moving_mean"),
+                                         (variance, "moving_variance")))
 
     def _mixed(self, x, scope, spec):
         b0, (b1r, b1), (b2r, b2), b3 = spec
@@ -106,9 +137,10 @@ class SlimInceptionV1(tf.Module):
         return {"default": self._forward(images)}
 
 
-def save_slim_inception(directory: str, width: float = 1.0, seed: int = 0) -> str:
+def save_slim_inception(directory: str, width: float = 1.0, seed: int = 0,
+                        batch_norm: bool = True) -> str:
     """Write the network as a TF2 SavedModel whose only signature returns logits."""
-    module = SlimInceptionV1(width=width, seed=seed)
+    module = SlimInceptionV1(width=width, seed=seed, batch_norm=batch_norm)
     tf.saved_model.save(module, directory, signatures={"serving_default": module.__call__})
     return directory
 
@@ -119,11 +151,11 @@ def hub_cache_folder(cache_dir: str, handle: str = DEFAULT_HANDLE) -> str:
 
 
 def install_in_hub_cache(cache_dir: str, handle: str = DEFAULT_HANDLE, width: float = 1.0,
-                         seed: int = 0) -> str:
+                         seed: int = 0, batch_norm: bool = True) -> str:
     """Lay a SlimInceptionV1 into a TF-Hub cache so that ``hub.load(handle)`` finds it offline."""
     folder = hub_cache_folder(cache_dir, handle)
     if not os.path.isdir(folder) or not os.listdir(folder):
-        save_slim_inception(folder, width=width, seed=seed)
+        save_slim_inception(folder, width=width, seed=seed, batch_norm=batch_norm)
         with open(folder + ".descriptor.txt", "w", encoding="utf8") as descriptor:
             descriptor.write(f"Module: {handle}\nBuilt by the fvcli tests (random weights)\n")
     return folder
