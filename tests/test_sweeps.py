@@ -378,7 +378,7 @@ def test_units_that_stay_dead_are_marked_said_counted_and_shown(dead_and_negativ
                      "conv4_0001": True, "conv4_0002": True, "conv4_0003": True}
     said = [line for line in result.stderr.splitlines() if "stayed dead" in line]
     assert said == [
-        f'warning: {job}: 1 of {count} units stayed dead ({job}_0000): their objective never '
+        f'fvcli: warning: {job}: 1 of {count} units stayed dead ({job}_0000): their objective never '
         'rose above its start and their images are flat; no image drives them here '
         '(records: "alive": false)' for job, count in (("conv2", 2), ("conv4", 4))]
     manifest = json.loads((out / "conv4" / "manifest.json").read_text())

@@ -60,7 +60,7 @@ class Progress:
         """A line the user should see even with --quiet."""
         if self.is_terminal and not self.quiet:
             self.stream.write("\r\033[K")
-        self.stream.write(f"warning: {message}\n")
+        self.stream.write(f"fvcli: warning: {message}\n")
         self.stream.flush()
 
     def finish(self, message: str) -> None:
