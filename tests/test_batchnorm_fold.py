@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fvcli.models.graph import prune
+from fvcli.models.batchnorm import fold_batch_norms
+from fvcli.models.graph import prune, sub_graph
 
 SIZE = 64
 # float32 reorders the sums of a folded convolution; through a deep random network that
@@ -18,7 +19,10 @@ BATCH_NORM_OPS = ("FusedBatchNorm", "FusedBatchNormV3")
 def _values_and_gradient(network, fetches: list[str], size: int, fold: bool):
     """The fetched tensors on two random images, and the gradient of a fixed weighted sum
     of them with respect to the images, differentiated as fvcli does (tf.gradients)."""
-    pruned = prune(network.graph_def, network.input_name, fetches, fold=fold)
+    graph_def = network.graph_def
+    if fold:
+        graph_def = fold_batch_norms(graph_def, network.input_name, fetches)
+    pruned = prune(graph_def, network.input_name, fetches)
     channels = network.input_channels
     images = tf.constant(np.random.default_rng(0).uniform(size=(2, size, size, channels)),
                          tf.float32)
@@ -56,9 +60,6 @@ def _assert_close(differences: dict) -> None:
 
 def _imported(network, fetches: list[str], fold: bool):
     """The part of the network's graph that fvcli imports for ``fetches``."""
-    from fvcli.models.batchnorm import fold_batch_norms
-    from fvcli.models.graph import sub_graph
-
     if fold:
         return fold_batch_norms(network.graph_def, network.input_name, fetches)
     return sub_graph(network.graph_def, [name.split(":")[0] for name in fetches])

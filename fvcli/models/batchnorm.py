@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from .graph import sub_graph
+
 _LINEAR_OPS = {"Conv2D", "DepthwiseConv2dNative", "MatMul"}
 _FUSED_BATCH_NORMS = {"FusedBatchNorm", "FusedBatchNormV3"}
 _ADDS = {"Add", "AddV2"}
@@ -43,8 +45,6 @@ def fold_batch_norms(graph_def, input_name: str, fetches: list[str]):
     the input, with every inference BatchNorm folded into the convolution, depthwise
     convolution or matrix product with constant weights before it, unless an
     intermediate value of that pair is fetched or read elsewhere."""
-    from .graph import sub_graph
-
     keep = [input_name] + [name.split(":")[0] for name in fetches]
     graph_def = sub_graph(graph_def, keep)
     nodes = {node.name: node for node in graph_def.node}
@@ -175,8 +175,6 @@ def _constants_of(folds: list[_Fold], nodes) -> list[str]:
 def _evaluate(graph_def, tensor_names: list[str]) -> dict[str, np.ndarray]:
     """The values of constant tensors of ``graph_def``, computed by TensorFlow itself
     (Keras computes γ/√(σ²+ε) with ops, not as one constant)."""
-    from .graph import sub_graph
-
     constants = sub_graph(graph_def, [name.split(":")[0] for name in tensor_names])
     graph = tf.Graph()
     with graph.as_default():

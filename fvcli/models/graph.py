@@ -10,16 +10,8 @@ import tensorflow as tf
 from .gradients import GRADIENT_OVERRIDES
 
 
-def prune(graph_def, input_name: str, fetches: list[str], fold: bool = True) -> Callable:
-    """Import ``graph_def`` with a size-free input and prune it to ``fetches``; with
-    ``fold``, inference BatchNorms are folded into the convolutions before them (see
-    :mod:`fvcli.models.batchnorm`), which changes no fetched value beyond float32 rounding."""
-    from .batchnorm import fold_batch_norms
-
-    if fold:
-        # Folded here, knowing the fetches: a convolution whose own output is fetched
-        # keeps its weights, and the others lose their BatchNorm pass forward and backward.
-        graph_def = fold_batch_norms(graph_def, input_name, fetches)
+def prune(graph_def, input_name: str, fetches: list[str]) -> Callable:
+    """Import ``graph_def`` with a size-free input and prune it to ``fetches``."""
     relaxed = relax_input(graph_def, input_name)
     for node in relaxed.node:
         if node.op in GRADIENT_OVERRIDES:

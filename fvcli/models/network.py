@@ -14,6 +14,7 @@ import tensorflow as tf
 from ..config import LOGITS
 from .errors import ModelError
 from .flops import graph_flops
+from .batchnorm import fold_batch_norms
 from .graph import prune
 from .layer_table import Layer
 from .preprocess import Preprocess
@@ -123,8 +124,13 @@ class Forward:
         for name in with_pre_activation:
             self._outputs.append((name + "/pre", network.layer(name).pre_activation))
         fetches = [tensor for _, tensors in self._outputs for tensor in tensors]
-        self._pruned = prune(network.graph_def, network.input_name, fetches,
-                             fold=network.fold_batch_norm)
+        graph_def = network.graph_def
+        if network.fold_batch_norm:
+            # Folded knowing the fetches: a convolution whose own output is fetched keeps
+            # its weights, and the others lose their BatchNorm pass forward and backward
+            # (no fetched value changes beyond float32 rounding).
+            graph_def = fold_batch_norms(graph_def, network.input_name, fetches)
+        self._pruned = prune(graph_def, network.input_name, fetches)
         self.size = size
         self._feed_size = size
         if not self._accepts(size):
