@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))  # the network
 
 from support.demo_net import train  # noqa: E402
-from fvcli.models.names import DEMO_MODEL_DIR  # noqa: E402
+from fvcli.config.model_names import DEMO_MODEL_DIR  # noqa: E402
 
 if __name__ == "__main__":
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 1500

@@ -125,7 +125,7 @@ def test_validate_refuses_a_file_nested_thousands_deep_as_render_does(tmp_path):
 def test_a_damaged_or_foreign_model_file_is_one_line(tmp_path):
     import shutil
 
-    from fvcli.models.names import DEMO_MODEL_DIR
+    from fvcli.config.model_names import DEMO_MODEL_DIR
 
     damaged = tmp_path / "damaged"
     shutil.copytree(DEMO_MODEL_DIR, damaged)

@@ -314,7 +314,7 @@ def job_folder(tmp_path):
     demo model, a starting image), and an empty folder elsewhere to run fvcli from."""
     import shutil
 
-    from fvcli.models.names import DEMO_MODEL_DIR
+    from fvcli.config.model_names import DEMO_MODEL_DIR
 
     folder = tmp_path / "project" / "jobs"
     folder.mkdir(parents=True)

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from fvcli.engine.objectives import Objective, Term
 from fvcli.engine.transforms import Transforms
-from fvcli.models.names import DEFAULT_HANDLE
+from fvcli.config.model_names import DEFAULT_HANDLE
 from support.helpers import render_units, run
 
 pytestmark = pytest.mark.slow  # builds a TF-Slim InceptionV1

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from support.helpers import run
-from fvcli.models.names import DEMO_MODEL_DIR
+from fvcli.config.model_names import DEMO_MODEL_DIR
 from support.slim_inception import hub_cache_folder
 
 pytestmark = pytest.mark.slow  # builds and serves a model

@@ -240,7 +240,7 @@ TENSORFLOW_FREE = ["fvcli.config", "fvcli.outputs", "fvcli.cli", "fvcli.exit_cod
                    "fvcli.images", "fvcli.sweep.status", "fvcli.sweep.slurm",
                    "fvcli.sweep.progress", "fvcli.sweep.speed", "fvcli.sweep.plan",
                    "fvcli.sweep.shards", "fvcli.sweep.signals", "fvcli.engine.machine",
-                   "fvcli.engine.cost", "fvcli.models.names", "fvcli.models.errors",
+                   "fvcli.engine.cost", "fvcli.config.model_names", "fvcli.models.errors",
                    "fvcli.models.preprocess"]
 
 

@@ -54,7 +54,7 @@ def fetch(handle):
 
     import_tensorflow_quietly()
     from ..models.loading import fetch_to_cache
-    from ..models.names import DEFAULT_HANDLE
+    from ..config.model_names import DEFAULT_HANDLE
 
     try:
         folder = fetch_to_cache(handle or DEFAULT_HANDLE)

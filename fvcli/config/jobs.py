@@ -23,7 +23,7 @@ from .schema import (CLASS_KINDS, DEFAULTS, DIRECTION_KINDS, JOB_KINDS, KINDS, L
 from .settings import ParamSpec, RenderSettings, TransformSpec
 from .terms import Term
 from .yaml_lines import Located, plain, read_text, read_yaml
-from ..models.names import NAMED_MODELS, layers_command, resolve_model_spec
+from .model_names import NAMED_MODELS, layers_command, resolve_model_spec
 
 INDEX_KEYS = ("channels", "channel", "classes", "class")
 TERM_KEYS = ("objective", "layer", "channels", "channel", "classes", "class", "position",

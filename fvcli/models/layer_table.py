@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from .graph import through_identities
-from .names import INCEPTION_V1_ALIASES
+from ..config.model_names import INCEPTION_V1_ALIASES
 
 _ACTIVATION_OPS = {"Relu", "Relu6", "Elu", "Selu", "LeakyRelu"}
 _RELU_OPS = {"Relu", "Relu6"}

@@ -22,7 +22,7 @@ from .errors import ModelError, ModelUnavailable
 from .graph import import_at_size, through_identities, without_grouped_conv_calls
 from .keras_layers import keras_layer_function
 from .layer_table import Layer, find_layers, named_layer_table
-from .names import close_model_name, layers_command, model_label, model_name, \
+from ..config.model_names import close_model_name, layers_command, model_label, model_name, \
     resolve_model_spec
 from .network import Network
 from .preprocess import NAMED as NAMED_PREPROCESS

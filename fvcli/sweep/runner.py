@@ -23,7 +23,7 @@ from ..engine.param import Parameterization
 from ..engine.renderer import Renderer, RendererCache, RenderStopped
 from ..engine.targets import batch_targets
 from ..images import attribution_to_uint8, to_uint8
-from ..models.names import resolve_model_spec
+from ..config.model_names import resolve_model_spec
 from ..outputs.collect import collect, read_job
 from ..outputs.files import make_row
 from ..outputs.records import (FAILURE_REASON, GRID_FILE, done_record, failed_record,

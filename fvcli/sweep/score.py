@@ -30,7 +30,7 @@ from ..engine.scoring import (NoUnitToScore, Scored, UnitScorer, check_scorable,
 from ..engine.unit_scores import (ALPHA, K, PATH_THRESHOLD, PooledFeatures,
                                   default_judge_layer, minimum_images, mis_of_examples,
                                   mis_of_visualizations, natural_path, path_layers, pool_size)
-from ..models.names import resolve_model_spec
+from ..config.model_names import resolve_model_spec
 from ..outputs.files import GRID_GAP
 from ..outputs.scores import collect_scores, unit_score_record, write_unit_score
 from ..outputs.store import JobStore

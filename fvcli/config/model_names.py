@@ -10,7 +10,7 @@ import shlex
 from pathlib import Path
 
 DEFAULT_HANDLE = "https://tfhub.dev/google/imagenet/inception_v1/classification/5"
-DEMO_MODEL_DIR = Path(__file__).parent / "demo_model"
+DEMO_MODEL_DIR = Path(__file__).parent.parent / "models" / "demo_model"
 
 # Named models a job file or --model may use instead of a handle or a path.
 NAMED_MODELS = {"inception_v1": {"hub": DEFAULT_HANDLE}, "demo": {"path": str(DEMO_MODEL_DIR)}}
