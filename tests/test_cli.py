@@ -405,7 +405,7 @@ def test_layers_offline_offers_the_built_in_model(tmp_path, monkeypatch):
     result = run("layers")
     assert result.exit_code == 1
     (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("fvcli: error: --model: cannot load https://")
+    assert line.startswith("fvcli: error: the default model: cannot load https://")
     assert line.endswith("`fvcli layers --model demo`")
 
 

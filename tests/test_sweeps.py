@@ -358,10 +358,10 @@ def test_temporary_files_of_dead_processes_are_removed_and_others_kept(tmp_path)
 @pytest.fixture(scope="module")
 def dead_and_negative(tmp_path_factory):
     """(render's result, output folder) of demo conv2 channels 0-1, conv4 channels 0-3 and
-    conv3 channel 1 minimised, 16 steps: channel 0 of conv2 and of conv4 stays at 0 on
+    conv3 channel 1 minimised, 32 steps: channel 0 of conv2 and of conv4 stays at 0 on
     the demo model, revived or not, and every other channel rises."""
     folder = tmp_path_factory.mktemp("dead")
-    jobs = write_job_file(folder, "0-1", steps=16, batch_size=4, extra_jobs=(
+    jobs = write_job_file(folder, "0-1", steps=32, batch_size=4, extra_jobs=(
         "  - {name: conv4, objective: channel, layer: conv4, channels: 0-3}\n"
         "  - {name: minimised, objective: channel, layer: conv3, channels: [1], "
         "negative: true}\n"))
@@ -433,3 +433,11 @@ def test_the_alive_rule_on_measured_and_made_up_objectives(start, end, alive):
     from fvcli.outputs.records import is_alive
 
     assert is_alive(start, end) is alive
+
+
+def test_a_render_too_short_to_tell_marks_no_unit_dead(tmp_path):
+    jobs = write_job_file(tmp_path, "0-3", steps=4, batch_size=4)
+    result = run("render", jobs, "--out", tmp_path / "out", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "stayed dead" not in result.stderr
+    assert all("alive" not in record for record in records(tmp_path / "out" / "conv2").values())

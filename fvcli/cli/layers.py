@@ -21,8 +21,10 @@ def layers(model, show_all, size):
     Standard output is the table alone, a header line and a row per layer, for grep and
     awk; the model it lists goes to standard error.
     """
+    given = (click.get_current_context().get_parameter_source("model")
+             != click.core.ParameterSource.DEFAULT)
     network = load_network_or_fail(
-        model, table_size=size,
+        model, table_size=size, where="--model" if given else "the default model",
         offline_hint="or list the layers of the built-in model, which needs no download: "
                      "`fvcli layers --model demo`")
     shown = network.layers if show_all else network.top_level_layers()

@@ -128,7 +128,8 @@ def _load_hub(handle: str) -> Loaded:
 def _load_path(path: str):
     if not os.path.exists(path):
         close = close_model_name(path)
-        hint = f"; did you mean {close}, the built-in model?" if close else ""
+        hint = (f"; did you mean {close}{', the built-in model' if close == 'demo' else ''}?"
+                if close else "")
         raise ModelError(f"model path {path} does not exist{hint}")
     if path.endswith((".keras", ".h5")):
         import keras

@@ -40,6 +40,10 @@ EXAMPLES_FOLDER = "examples"
 DONE, FAILED = "done", "failed"
 FAILURE_REASON = "the objective or its gradient became NaN or infinite"
 
+# Dead is judged only on renders of at least this many steps: in shorter ones live units
+# may not have risen yet (on the demo model, 5 of 8 conv3 channels at 1 step, 2 at 4
+# steps; none at 16 or more).
+ALIVE_JUDGED_FROM_STEPS = 32
 # A unit is alive when its objective ended above its start by more than the larger of
 # these: an absolute floor, and a fraction of the start's size (so a unit that starts
 # high must move with it; abs() keeps this right for objectives that start below zero).
@@ -109,7 +113,8 @@ def done_record(unit, starts, ends, seconds: float, precision: str, device: str,
     reference image) and their mean over the written ones, and how it ran. With diversity,
     also the objective its reference image reached without it; with accentuation, its
     seed's PNG and its ``distance`` from the seed. ``alive`` (:func:`is_alive`) says
-    whether the objective rose at all; it is left out when the job has no steps."""
+    whether the objective rose at all; it is left out when the job has fewer than
+    :data:`ALIVE_JUDGED_FROM_STEPS` steps, too few to tell."""
     written = unit.job.written_images
     record = {**unit.record(), "stem": unit.file_stem, "png": unit_png(unit.file_stem),
               "objective_start": float(np.mean(starts[:written])),
@@ -117,7 +122,7 @@ def done_record(unit, starts, ends, seconds: float, precision: str, device: str,
               "seconds": round(seconds, 3), "fingerprint": unit.fingerprint,
               "status": DONE, "precision": precision, "device": device,
               "batch_size": batch_size}
-    if unit.job.settings.steps:  # with no steps there is no rise to judge
+    if unit.job.settings.steps >= ALIVE_JUDGED_FROM_STEPS:
         record["alive"] = is_alive(record["objective_start"], record["objective_end"])
     if unit.job.settings.alpha:
         record["alpha_png"] = unit_alpha_png(unit.file_stem)
