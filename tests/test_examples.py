@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from support.helpers import run
 from support.demo_net import CLASSES, texture
-from fvcli.outputs.examples import LABEL_INK, label_strip
+from fvcli.outputs.examples import LABEL_INK, NO_EXAMPLES, ROW_LABELS, label_strip
 
 pytestmark = pytest.mark.slow  # scores image folders
 
@@ -75,9 +75,10 @@ def test_scores_match_an_independent_forward_pass_and_kinds_are_ordered(examples
         grid = iio.imread(folder / "out" / "conv3" / unit["grid"])
         strip = label_strip("TOP", grid.shape[1], 2).shape[0]
         assert grid.shape[0] == 4 * (strip + 64) + 3 * 2  # a labelled row per kind
-        for row in range(4):  # each label strip has ink, and only ink and white
+        for row, kind in enumerate(ROW_LABELS):  # each row under its own label
             above = grid[row * (strip + 64 + 2):][:strip]
-            assert (above == LABEL_INK).any() and np.isin(above, (LABEL_INK, 255)).all()
+            text = ROW_LABELS[kind] + ("" if unit[kind] else f": {NO_EXAMPLES}")
+            assert (above == label_strip(text, grid.shape[1], 2)).all(), (kind, text)
 
 
 def test_an_unreadable_image_is_skipped_with_one_warning_and_listed(examples_run):
