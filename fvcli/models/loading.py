@@ -28,6 +28,7 @@ from .network import Network
 from .preprocess import NAMED as NAMED_PREPROCESS
 from .preprocess import Preprocess, from_input_range
 from .preprocess import from_spec as preprocess_from_spec
+from ..timings import phase
 
 
 def load_network(spec, table_size: int | None = None) -> Network:
@@ -35,27 +36,30 @@ def load_network(spec, table_size: int | None = None) -> Network:
     shapes at ``table_size`` px (default: the model's own input size, or 224)."""
     written, spec = spec, resolve_model_spec(spec)
     # The loaded object owns the variables: keep it alive until they are frozen.
-    if "hub" in spec:
-        loaded = _load_hub(spec["hub"])
-    elif "path" in spec:
-        loaded = _load_path(spec["path"])
-    else:
-        raise ModelError("a model needs 'hub: HANDLE' or 'path: SAVEDMODEL_OR_KERAS_FILE'")
-    # Inlined: a nested function call in the graph (Keras wraps some ops in one) has no
-    # gradient once the graph is imported elsewhere.
-    frozen = convert_variables_to_constants_v2(loaded.function, aggressive_inlining=True)
-    graph_def = without_grouped_conv_calls(frozen.graph.as_graph_def())
-    input_node, channels, native = _image_input(graph_def, model_label(spec))
-    table_size = table_size or native or 224
-    graph = import_at_size(graph_def, input_node.name, table_size)
-    logits = _logits_tensor(frozen.outputs[-1])
-    if loaded.layer_names is not None:
-        tensors = [tensor.name for tensor in frozen.outputs[:-1]]
-        layers = named_layer_table(graph, loaded.layer_names, tensors)
-    else:
-        layers = find_layers(graph)
-    layers.append(Layer(name=LOGITS, tensor=logits, pre_activation=(),
-                        shape=(int(graph.get_tensor_by_name(logits).shape[-1]),)))
+    with phase("model load"):
+        if "hub" in spec:
+            loaded = _load_hub(spec["hub"])
+        elif "path" in spec:
+            loaded = _load_path(spec["path"])
+        else:
+            raise ModelError("a model needs 'hub: HANDLE' or 'path: SAVEDMODEL_OR_KERAS_FILE'")
+    with phase("freeze"):
+        # Inlined: a nested function call in the graph (Keras wraps some ops in one) has no
+        # gradient once the graph is imported elsewhere.
+        frozen = convert_variables_to_constants_v2(loaded.function, aggressive_inlining=True)
+        graph_def = without_grouped_conv_calls(frozen.graph.as_graph_def())
+    with phase("layer table"):
+        input_node, channels, native = _image_input(graph_def, model_label(spec))
+        table_size = table_size or native or 224
+        graph = import_at_size(graph_def, input_node.name, table_size)
+        logits = _logits_tensor(frozen.outputs[-1])
+        if loaded.layer_names is not None:
+            tensors = [tensor.name for tensor in frozen.outputs[:-1]]
+            layers = named_layer_table(graph, loaded.layer_names, tensors)
+        else:
+            layers = find_layers(graph)
+        layers.append(Layer(name=LOGITS, tensor=logits, pre_activation=(),
+                            shape=(int(graph.get_tensor_by_name(logits).shape[-1]),)))
     return Network(description=model_label(spec), name=model_name(written),
                    layers_command=layers_command(written), fingerprint=_fingerprint(loaded.fingerprint),
                    graph_def=graph_def, input_name=input_node.name, native_size=native,
