@@ -6,8 +6,10 @@ float32 and bfloat16, next to a plain-TF floor, the full network, the FLOPs of a
 against the machine's own conv2d speed, a real 64-channel sweep, and the price of a unit
 on every Mixed layer and the logits, from which it estimates the wall time of
 configs/inception_v1/all-mixed.yaml, and the same render on the BatchNorm network folded,
-unfolded and on a BatchNorm-free copy. Prints one JSON line per measurement, then tables.
-`make bench`; `make bench BENCH_ARGS=--quick` for a one-minute smoke run.
+unfolded and on a BatchNorm-free copy, and where a 1-step render's start-up goes in a fresh
+process. Prints one JSON line per measurement, then tables.
+`make bench`; `make bench BENCH_ARGS=--quick` for a one-minute smoke run;
+`make bench BENCH_ARGS=--startup` for the start-up alone.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import glob
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -50,6 +53,7 @@ from fvcli.engine.cost import job_flops, layer_step_flops  # noqa: E402
 from fvcli.sweep.progress import format_duration  # noqa: E402
 from fvcli.engine.machine import cpu_name  # noqa: E402
 from fvcli.engine.transforms import Transforms  # noqa: E402
+from fvcli import timings  # noqa: E402
 
 LAYER, SIZE = "Mixed_4b", 128
 MIXED_LAYERS = ("Mixed_3b", "Mixed_3c", "Mixed_4b", "Mixed_4c", "Mixed_4d", "Mixed_4e",
@@ -390,10 +394,87 @@ def traces_over_three_batches(network) -> dict:
             "traces": renderer.traces}
 
 
+STARTUP_RUNS = 3  # fresh processes per start-up measure; the fastest is kept
+
+
+def startup(hub_cache: str, runs: int = STARTUP_RUNS) -> list[dict]:
+    """Where a 1-step render of 8 units of Mixed_4b goes, in a fresh `fvcli render`
+    process with FVCLI_TIMINGS=1: phase seconds as fvcli prints them, plus the rest of the
+    wall time (the interpreter's start and exit, fvcli's own imports); beside it, a bare
+    `python -c 'import tensorflow'`. Once with an empty cache folder (a first run), then
+    with the cache that run left (every later run). Each measure is the fastest of
+    ``runs``: on a shared machine that one is the least disturbed."""
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        job_path = os.path.join(work, "startup.yaml")
+        with open(job_path, "w", encoding="utf-8") as file:
+            file.write(f"jobs:\n  - name: startup\n    objective: channel\n    layer: {LAYER}\n"
+                       "    channels: 0-7\n    steps: 1\n")
+        env = dict(os.environ, FVCLI_TIMINGS="1", TFHUB_CACHE_DIR=hub_cache,
+                   PYTHONPATH=os.pathsep.join(filter(None, [
+                       os.path.join(os.path.dirname(__file__), ".."),
+                       os.environ.get("PYTHONPATH")])))
+        env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user runs it: fvcli quiets TF itself
+
+        def render(cache: str) -> dict:
+            out = tempfile.mkdtemp(dir=work)
+            started = time.perf_counter()
+            result = subprocess.run([sys.executable, "-m", "fvcli", "render", job_path,
+                                     "--out", out, "-q"], env=dict(env, XDG_CACHE_HOME=cache),
+                                    capture_output=True, text=True, check=True)
+            wall = time.perf_counter() - started
+            phases = timings.parse(result.stderr)
+            since_import = phases.pop("since import")
+            phases["other (interpreter, fvcli imports, exit)"] = \
+                wall - sum(phases.values())
+            return {"wall_s": round(wall, 2), "since_import_s": round(since_import, 2),
+                    "phases_s": {name: round(s, 3) for name, s in phases.items()}}
+
+        def bare_import():
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "import tensorflow"], env=env, check=True,
+                           capture_output=True)
+            return {"wall_s": round(time.perf_counter() - started, 2)}
+
+        warm_cache = tempfile.mkdtemp(dir=work)
+        render(warm_cache)
+        # interleaved, so that a busy spell of the machine falls on every measure alike
+        measured = [(bare_import(), render(tempfile.mkdtemp(dir=work)), render(warm_cache))
+                    for _ in range(runs)]
+        bare, cold, warm = (min((run[i] for run in measured), key=lambda r: r["wall_s"])
+                            for i in range(3))
+        bare = bare["wall_s"]
+        for label, result in (("first run (empty cache)", cold), ("later runs", warm)):
+            rows.append({"measure": "start-up", "run": label, "layer": LAYER, "units": 8,
+                         "steps": 1, "bare_import_tensorflow_s": bare,
+                         "ratio": round(result["wall_s"] / bare, 2), **result})
+    return rows
+
+
+def print_startup(rows: list[dict]) -> None:
+    """The start-up rows as a table of phase seconds, one column per run."""
+    rows = [row for row in rows if row["measure"] == "start-up"]
+    if not rows:
+        return
+    print(f"\nstart-up: `fvcli render` of 8 units of {LAYER}, 1 step, fresh process "
+          f"(fastest of {STARTUP_RUNS}), seconds")
+    print(f"{'phase':<45}" + "".join(f"{row['run']:>26}" for row in rows))
+    names = list(dict.fromkeys(name for row in rows for name in row["phases_s"]))
+    for name in names:
+        print(f"{name:<45}" + "".join(f"{row['phases_s'].get(name, 0):>26.2f}" for row in rows))
+    print(f"{'wall':<45}" + "".join(f"{row['wall_s']:>26.2f}" for row in rows))
+    print(f"{'bare python -c import tensorflow':<45}"
+          + "".join(f"{row['bare_import_tensorflow_s']:>26.2f}" for row in rows))
+    print(f"{'ratio to the bare import (target 2.5)':<45}"
+          + "".join(f"{row['ratio']:>26.2f}" for row in rows))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="a one-minute smoke run: batches 1 and 8, 16 steps, short sweep")
+    parser.add_argument("--startup", action="store_true",
+                        help="measure only where a 1-step render's start-up goes")
     parser.add_argument("--tables", metavar="JSON_LINES",
                         help="print the tables of a saved run's output instead of measuring")
     args = parser.parse_args()
@@ -414,6 +495,11 @@ def main():
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as cache:
         install_in_hub_cache(cache, width=1.0)
+        if args.startup:
+            for row in startup(cache):
+                emit(row)
+            print_startup(rows)
+            return
         os.environ["TFHUB_CACHE_DIR"] = cache
         network = load_network("inception_v1")
         free_network = load_network({"path": save_slim_inception(
@@ -448,6 +534,9 @@ def main():
         auto = native_precision(cpu) if native_precision(cpu) in PRECISIONS else "fp32"
         layer_rows = [emit(row) for row in per_layer(network, auto, 8 if quick else 32)]
         emit(all_mixed_estimate(network, layer_rows))
+        # last, in fresh processes: the renders above do not share their start-up
+        for row in startup(cache):
+            emit(row)
     print_tables(rows, time.perf_counter() - started)
 
 
@@ -540,6 +629,7 @@ def print_tables(rows: list[dict], seconds: float | None) -> None:
         for label in STRUCTURES:
             print(f"{label:<50} {structures.get((label, 'fp32'), '-'):>8} "
                   f"{structures.get((label, 'bf16'), '-'):>8}")
+    print_startup(rows)
     layer_rows = [r for r in rows if r["measure"] == "per layer"]
     if layer_rows:
         print(f"\nper layer: default pipeline, {SIZE} px, batch {layer_rows[0]['batch']}, "

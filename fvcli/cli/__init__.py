@@ -8,6 +8,8 @@ without it.
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 
 import click
@@ -83,3 +85,26 @@ def main():
 for command in (render, validate, layers, model_group, examples, score, spectrum,
                 collect_command, status, slurm):
     main.add_command(command)
+
+
+def run() -> None:
+    """The ``fvcli`` program: :func:`main`, then an exit that skips the interpreter's
+    teardown. Once TensorFlow is loaded, tearing down its modules and objects takes a
+    second or more (as long as a small render's rendering), for nothing: every file is
+    written and closed when a command returns. Exit handlers still run and the standard
+    streams are flushed; tests call :func:`main`, which exits as usual."""
+    try:
+        main()
+        code = 0
+    except SystemExit as done:
+        code = done.code
+    if code is not None and not isinstance(code, int):  # sys.exit("message"), as Python
+        print(code, file=sys.stderr)
+        code = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more to say
+            pass
+    os._exit(code or 0)

@@ -31,6 +31,7 @@ from .objectives import Objective
 from .param import Parameterization
 from .targets import Targets
 from .transforms import Transforms
+from ..timings import phase
 
 ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-8
 STEPS_PER_REPORT = 32  # progress is reported every this many steps
@@ -123,6 +124,14 @@ class Renderer:
             self._concrete_step = self._step_function.get_concrete_function()
         return self._concrete_step(*arguments)
 
+    def _trace(self) -> None:
+        """Trace the step and the evaluation (each once; tracing is what a renderer's first
+        batch costs beyond its steps), inside the device and precision scopes."""
+        with phase("trace"), self.device.scope(), precision_scope(self.precision):
+            if self._concrete_step is None:
+                self._concrete_step = self._step_function.get_concrete_function()
+            self._evaluate.get_concrete_function()
+
     def _extra_shapes(self) -> dict:
         """Shapes of the state a step carries besides Adam's: the attribution (summed over
         the image when alpha is asked for), the seeds' activations and each image's
@@ -193,6 +202,8 @@ class Renderer:
         step; when it says yes, :class:`RenderStopped` is raised."""
         started = time.perf_counter()
         traced = self._note_trace()
+        if traced:
+            self._trace()
         targets = indices if isinstance(indices, Targets) else Targets.simple(indices, seeds)
         with self.device.scope(), precision_scope(self.precision):
             start = (self.param.initial(targets.seeds) if initial is None else

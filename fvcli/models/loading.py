@@ -18,6 +18,7 @@ import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from ..config import LOGITS
+from . import frozen_cache
 from .errors import ModelError, ModelUnavailable
 from .graph import import_at_size, through_identities, without_grouped_conv_calls
 from .keras_layers import keras_layer_function
@@ -28,39 +29,66 @@ from .network import Network
 from .preprocess import NAMED as NAMED_PREPROCESS
 from .preprocess import Preprocess, from_input_range
 from .preprocess import from_spec as preprocess_from_spec
+from ..timings import phase
 
 
 def load_network(spec, table_size: int | None = None) -> Network:
     """Load a model (see :func:`resolve_model_spec`) and build its layer table, with
     shapes at ``table_size`` px (default: the model's own input size, or 224)."""
     written, spec = spec, resolve_model_spec(spec)
-    # The loaded object owns the variables: keep it alive until they are frozen.
-    if "hub" in spec:
-        loaded = _load_hub(spec["hub"])
-    elif "path" in spec:
-        loaded = _load_path(spec["path"])
-    else:
+    if "hub" not in spec and "path" not in spec:
         raise ModelError("a model needs 'hub: HANDLE' or 'path: SAVEDMODEL_OR_KERAS_FILE'")
-    # Inlined: a nested function call in the graph (Keras wraps some ops in one) has no
-    # gradient once the graph is imported elsewhere.
-    frozen = convert_variables_to_constants_v2(loaded.function, aggressive_inlining=True)
-    graph_def = without_grouped_conv_calls(frozen.graph.as_graph_def())
-    input_node, channels, native = _image_input(graph_def, model_label(spec))
-    table_size = table_size or native or 224
-    graph = import_at_size(graph_def, input_node.name, table_size)
-    logits = _logits_tensor(frozen.outputs[-1])
-    if loaded.layer_names is not None:
-        tensors = [tensor.name for tensor in frozen.outputs[:-1]]
-        layers = named_layer_table(graph, loaded.layer_names, tensors)
+    with phase("frozen graph cache"):
+        folder = _saved_model_folder(spec)
+        key = frozen_cache.model_key(folder) if folder else None
+        cached = frozen_cache.read(key) if key else None
+    if cached:
+        (graph_def, logits), layer_names = cached, None
+        fingerprint = os.path.join(folder, "saved_model.pb")
     else:
-        layers = find_layers(graph)
-    layers.append(Layer(name=LOGITS, tensor=logits, pre_activation=(),
-                        shape=(int(graph.get_tensor_by_name(logits).shape[-1]),)))
+        # The loaded object owns the variables: keep it alive until they are frozen.
+        with phase("model load"):
+            loaded = _load_hub(spec["hub"]) if "hub" in spec else _load_path(spec["path"])
+        with phase("freeze"):
+            # Inlined: a nested function call in the graph (Keras wraps some ops in one)
+            # has no gradient once the graph is imported elsewhere.
+            frozen = convert_variables_to_constants_v2(loaded.function,
+                                                       aggressive_inlining=True)
+            graph_def = without_grouped_conv_calls(frozen.graph.as_graph_def())
+            logits = _logits_tensor(frozen.outputs[-1])
+            layer_names, fingerprint = loaded.layer_names, loaded.fingerprint
+        if key:
+            with phase("frozen graph cache"):
+                frozen_cache.write(key, graph_def, logits)
+    with phase("layer table"):
+        input_node, channels, native = _image_input(graph_def, model_label(spec))
+        table_size = table_size or native or 224
+        graph = import_at_size(graph_def, input_node.name, table_size)
+        if layer_names is not None:
+            tensors = [tensor.name for tensor in frozen.outputs[:-1]]
+            layers = named_layer_table(graph, layer_names, tensors)
+        else:
+            layers = find_layers(graph)
+        layers.append(Layer(name=LOGITS, tensor=logits, pre_activation=(),
+                            shape=(int(graph.get_tensor_by_name(logits).shape[-1]),)))
     return Network(description=model_label(spec), name=model_name(written),
-                   layers_command=layers_command(written), fingerprint=_fingerprint(loaded.fingerprint),
+                   layers_command=layers_command(written), fingerprint=_fingerprint(fingerprint),
                    graph_def=graph_def, input_name=input_node.name, native_size=native,
                    preprocess=model_preprocess(spec), layers=layers, table_size=table_size,
                    input_channels=channels)
+
+
+def _saved_model_folder(spec: dict) -> str | None:
+    """The SavedModel folder ``spec`` names (a TF-Hub handle's in the TF-Hub cache, which
+    it is fetched into if need be), whose frozen graph the cache can hold; None for a Keras
+    file, or a path that is no SavedModel (loading it says what is wrong)."""
+    if "hub" in spec:
+        return fetch_to_cache(spec["hub"])
+    path = spec["path"]
+    if path.endswith((".keras", ".h5")) or not os.path.isfile(
+            os.path.join(path, "saved_model.pb")):
+        return None
+    return path
 
 
 def model_preprocess(spec: dict) -> Preprocess:

@@ -18,6 +18,7 @@ from .batchnorm import fold_batch_norms
 from .graph import prune
 from .layer_table import Layer
 from .preprocess import Preprocess
+from ..timings import phase
 
 @dataclass
 class Network:
@@ -101,7 +102,8 @@ class Network:
         named layers' activations (and, for ``with_pre_activation``, their pre-ReLU values)."""
         key = (tuple(layer_names), tuple(with_pre_activation), size)
         if key not in self._forward_cache:
-            self._forward_cache[key] = Forward(self, layer_names, with_pre_activation, size)
+            with phase("prune"):
+                self._forward_cache[key] = Forward(self, layer_names, with_pre_activation, size)
         return self._forward_cache[key]
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import sys
 
+from ..timings import phase
+
 
 def import_tensorflow_quietly() -> None:
     """Import TensorFlow and TensorFlow Hub with stderr silenced, unless the user set
@@ -16,8 +18,10 @@ def import_tensorflow_quietly() -> None:
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        import tensorflow
-        import tensorflow_hub  # noqa: F401
+        with phase("tensorflow import"):
+            import tensorflow
+        with phase("tensorflow_hub import"):
+            import tensorflow_hub  # noqa: F401
 
         # Each job shape traces its own step once; TensorFlow's retracing warning counts
         # those as retraces and would alarm users of multi-job files for nothing.

@@ -14,6 +14,7 @@ from ..config import JobFile, SpecError, load_job_file
 from ..config.errors import CheckSkipped
 from ..models.errors import ModelError, ModelUnavailable
 from ..models.tensorflow_import import import_tensorflow_quietly
+from ..timings import phase
 from .plan import PlannedJob, plan_job_file
 
 
@@ -100,7 +101,8 @@ def prepare_job_files(job_files, model_option, overrides: dict, device_name: str
                                         str(error)))
                 _not_planned(job_file, errors, "its model loads")
                 continue
-        jobs = plan_job_file(job_file, networks[key], precision_of, errors)
+        with phase("planning"):
+            jobs = plan_job_file(job_file, networks[key], precision_of, errors)
         prepared.append(PreparedFile(job_file, jobs, networks[key], model))
     return Prepared(prepared, device, time.perf_counter() - started)
 
@@ -128,6 +130,7 @@ def check_memory(prepared: Prepared) -> None:
     from ..engine.memory import memory_problem
 
     for job, network in prepared.jobs:
-        too_big = memory_problem(job, network, prepared.device)
+        with phase("planning"):
+            too_big = memory_problem(job, network, prepared.device)
         if too_big:
             raise SpecError(job.spec.file, job.spec.line, job.name, too_big)

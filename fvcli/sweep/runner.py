@@ -33,6 +33,7 @@ from .plan import PlannedJob, Unit
 from .progress import Progress, format_duration
 from .shards import Shard, balanced_batch_size, batches_of, shard_units
 from .speed import record_speed, speed_key
+from ..timings import phase
 
 # validate's measure of a speed no render has recorded yet
 CALIBRATION_STEPS = 16
@@ -99,18 +100,22 @@ class SweepRunner:
         """Render this shard's units that are not on disk yet (all of them with
         ``force``); collect the jobs that are then complete."""
         label = shard.label
-        costs = {id(job): unit_flops(job, self.network) for job in jobs}
+        with phase("planning"):
+            costs = {id(job): unit_flops(job, self.network) for job in jobs}
+            plans = {id(job): plan_of(job, self.model_record, costs[id(job)], self.network)
+                     for job in jobs}
         mine = shard_units([unit for job in jobs for unit in job.units], shard,
                            lambda unit: costs[id(unit.job)])
         report = RunReport(shard_size=len(mine))
         todo = []
         for job in jobs:
-            store = JobStore(self.out_dir, job.name)
-            store.remove_stale_temporaries()
-            store.write_plan(plan_of(job, self.model_record, costs[id(job)], self.network))
-            units = [unit for unit in mine if unit.job is job]
-            missing = [unit for unit in units
-                       if force or not store.is_done(unit.file_stem, unit.fingerprint)]
+            with phase("writes"):
+                store = JobStore(self.out_dir, job.name)
+                store.remove_stale_temporaries()
+                store.write_plan(plans[id(job)])
+                units = [unit for unit in mine if unit.job is job]
+                missing = [unit for unit in units
+                           if force or not store.is_done(unit.file_stem, unit.fingerprint)]
             report.skipped += len(units) - len(missing)
             if missing:
                 todo.append((job, store, missing))
@@ -140,7 +145,8 @@ class SweepRunner:
         complete = [job.name for job in jobs
                     if (view := read_job(self.out_dir, job.name)) and view.finished]
         if complete:
-            collect(self.out_dir, complete)
+            with phase("collect"):
+                collect(self.out_dir, complete)
             report.grids = [os.path.join(self.out_dir, name, GRID_FILE) for name in complete]
         return report
 
@@ -223,22 +229,26 @@ class SweepRunner:
 
     def _render(self, job: PlannedJob, units: list[Unit], capacity: int, progress: Progress,
                 initial):
-        renderer = self.renderers.get(job, capacity * job.images_per_unit)
+        with phase("trace"):
+            renderer = self.renderers.get(job, capacity * job.images_per_unit)
 
         def advance(steps: int, images: int = len(units) * job.images_per_unit) -> None:
             progress.advance(steps * images)  # padding images are not progress
 
         if job.spec.accentuate:
             initial = seed_parameters(job, units, renderer.batch_size)
-        result = renderer.render(batch_targets(units, renderer.batch_size), on_steps=advance,
-                                 should_stop=self.should_stop, initial=initial)
+        with phase("steps"):
+            result = renderer.render(batch_targets(units, renderer.batch_size),
+                                     on_steps=advance, should_stop=self.should_stop,
+                                     initial=initial)
         if result.timed_steps:
             key = speed_key(getattr(self.network, "fingerprint", ""), renderer.device.name,
                             renderer.precision)
-            record_speed(key, batch_speed(job, self.network,
-                                          renderer.batch_size * result.timed_steps,
-                                          result.steps_seconds), "a render",
-                         **trace_record(result, renderer))
+            with phase("writes"):
+                record_speed(key, batch_speed(job, self.network,
+                                              renderer.batch_size * result.timed_steps,
+                                              result.steps_seconds), "a render",
+                             **trace_record(result, renderer))
         return units, result, renderer
 
     def _store_unit(self, job, store, unit, result, renderer, position, batch_units, progress):
@@ -260,8 +270,9 @@ class SweepRunner:
         if result.start_images is not None:
             companions[unit_seed_png(unit.file_stem)] = make_row(
                 to_uint8(result.start_images[slice(*written)]))
-        store.save(unit.file_stem, make_row(to_uint8(result.images[slice(*written)])), record,
-                   companions)
+        with phase("writes"):
+            store.save(unit.file_stem, make_row(to_uint8(result.images[slice(*written)])),
+                       record, companions)
         return record
 
 
