@@ -502,8 +502,6 @@ def main():
             return
         os.environ["TFHUB_CACHE_DIR"] = cache
         network = load_network("inception_v1")
-        free_network = load_network({"path": save_slim_inception(
-            os.path.join(cache, "without-batch-norm"), width=1.0, batch_norm=False)})
         cpu = resolve_device("cpu")
         emit({"tensorflow": tf.__version__, "cpu": cpu_name(), "cores": os.cpu_count(),
               "auto_precision": native_precision(cpu),
@@ -512,8 +510,6 @@ def main():
         for precision in PRECISIONS:
             for row in throughput(network, precision, batches, steps,
                                   repeat_batches=() if quick else (1, 8)):
-                emit(row)
-            for row in batch_norm_costs(network, free_network, precision, steps):
                 emit(row)
             emit(conv_reference(precision))
             if not quick:
@@ -530,6 +526,12 @@ def main():
             emit(sweep(network, out, 16 if quick else 64, 32 if quick else UNIT_STEPS))
         with tempfile.TemporaryDirectory() as out:
             emit(score_rate(network, out, 64 if quick else 256))
+        # after the sweep: a second network and its renderers would weigh on its peak RSS
+        free_network = load_network({"path": save_slim_inception(
+            os.path.join(cache, "without-batch-norm"), width=1.0, batch_norm=False)})
+        for precision in PRECISIONS:
+            for row in batch_norm_costs(network, free_network, precision, steps):
+                emit(row)
         # last: its ten renderers would weigh on the peak RSS of the measures above
         auto = native_precision(cpu) if native_precision(cpu) in PRECISIONS else "fp32"
         layer_rows = [emit(row) for row in per_layer(network, auto, 8 if quick else 32)]
