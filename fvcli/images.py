@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")  # what a folder of images is searched for
+IMAGE_KINDS = ", ".join(suffix[1:] for suffix in IMAGE_SUFFIXES)  # "jpg, jpeg, png, webp"
 
 
 def unreadable_reason(path: str, error: Exception) -> str:

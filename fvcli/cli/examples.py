@@ -6,7 +6,7 @@ import click
 
 from ..exit_codes import ExitCode
 from ..config.schema import EXAMPLES_BATCH, EXAMPLES_TOP
-from ..images import IMAGE_SUFFIXES
+from ..images import IMAGE_KINDS
 from .common import MODEL_HELP, cannot_write, fail, option_type, prepare_or_fail
 
 
@@ -14,7 +14,7 @@ from .common import MODEL_HELP, cannot_write, fail, option_type, prepare_or_fail
 @click.argument("job_file", type=click.Path(dir_okay=False))
 @click.option("--images", type=click.Path(exists=True, file_okay=False),
               help="Folder of images to score (searched recursively: "
-                   f"{', '.join(suffix[1:] for suffix in IMAGE_SUFFIXES)}). Default: the job's "
+                   f"{IMAGE_KINDS}). Default: the job's "
                    "examples.images.")
 @click.option("--top", type=option_type(EXAMPLES_TOP),
               help=f"{EXAMPLES_TOP.help} (default: the job's examples.top, else "

@@ -8,12 +8,12 @@ import click
 
 from ..config.schema import EXAMPLES_BATCH
 from ..exit_codes import ExitCode, exit_codes_help
-from ..images import IMAGE_SUFFIXES
+from ..images import IMAGE_KINDS
 from .common import (DEVICE_HELP, MODEL_HELP, MODELS_TEXT, cannot_write, fail,
                      load_network_or_fail, option_type, prepare_or_fail, setting_option,
                      stopped)
 
-SUFFIXES = ", ".join(suffix[1:] for suffix in IMAGE_SUFFIXES)
+
 SCORE_HELP = f"""Score every unit of JOB_FILE's jobs on a folder of natural images: how
 strongly its visualization drives it, how well its dataset examples and its
 visualizations predict what it does on natural images (a machine 2AFC task, after
@@ -58,7 +58,7 @@ renders; the shard that finds every unit of a job scored writes its scores.json.
 @click.command(help=SCORE_HELP, short_help="Score units: MIS, activation ratio, natural path.")
 @click.argument("job_file", type=click.Path(dir_okay=False))
 @click.option("--images", required=True, metavar="FOLDER",
-              help=f"Folder of natural images (searched recursively: {SUFFIXES}); at "
+              help=f"Folder of natural images (searched recursively: {IMAGE_KINDS}); at "
                    "least 20, for 9 explanations and a query of each side.")
 @click.option("--out", "-o", default="renders", show_default=True,
               type=click.Path(file_okay=False),
@@ -138,10 +138,10 @@ def _images_or_fail(folder: str) -> int:
 
     if not os.path.isdir(folder):
         fail(f"--images: {folder} is not a folder; give a folder of natural images "
-             f"({SUFFIXES}, searched recursively)", ExitCode.BAD_INPUT)
+             f"({IMAGE_KINDS}, searched recursively)", ExitCode.BAD_INPUT)
     count = count_images(folder)
     if count < minimum_images():
-        fail(f"--images: {folder} holds {count} image files ({SUFFIXES}, searched "
+        fail(f"--images: {folder} holds {count} image files ({IMAGE_KINDS}, searched "
              f"recursively); scoring needs at least {minimum_images()}", ExitCode.BAD_INPUT)
     return count
 

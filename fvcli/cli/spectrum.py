@@ -8,7 +8,7 @@ import os
 import click
 
 from ..exit_codes import ExitCode
-from ..images import IMAGE_SUFFIXES, unreadable_reason
+from ..images import IMAGE_KINDS, IMAGE_SUFFIXES, unreadable_reason
 from .common import cannot_write, fail
 
 PROGRESS_EVERY = 500  # images between progress lines
@@ -66,4 +66,4 @@ def spectrum(folder, out, size):
 
 
 spectrum.help = spectrum.help.format(
-    suffixes=", ".join(suffix[1:] for suffix in IMAGE_SUFFIXES))
+    suffixes=IMAGE_KINDS)

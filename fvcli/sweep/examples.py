@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from ..config import SpecError
 from ..config.schema import EXAMPLES_TOP
 from ..engine.scoring import NoUnitToScore, UnitScorer, image_paths, score_folder, thumbnail
-from ..images import IMAGE_SUFFIXES
+from ..images import IMAGE_KINDS
 from ..outputs.collect import collect, job_names
 from ..outputs.examples import write_examples
 
@@ -63,7 +63,7 @@ def plan_examples(prepared_file, images: str | None, top: int | None,
                                   settings.get("crop", False) if crop is None else crop, where))
     for task in tasks:  # before any scoring: an empty folder is known at once
         if next(image_paths(task.folder), None) is None:
-            suffixes = ", ".join(suffix[1:] for suffix in IMAGE_SUFFIXES)
+            suffixes = IMAGE_KINDS
             raise NoImages(f"{task.where}: no image files ({suffixes}) in {task.folder} or "
                            "its subfolders; point it at a folder of images")
     return tasks
