@@ -57,6 +57,24 @@ def test_a_cached_graph_is_the_model_a_fresh_load_gives(hub_cache, empty_cache, 
     assert frozen_cache.read(entry.stem) is not None
 
 
+def test_a_cached_hub_model_loads_without_tensorflow_hub(hub_cache, empty_cache, monkeypatch):
+    import tensorflow_hub as hub
+
+    from fvcli.config.model_names import DEFAULT_HANDLE
+
+    # fvcli finds the TF-Hub cache's folder of the handle as TF-Hub itself does
+    assert loading.fetch_to_cache(DEFAULT_HANDLE) == hub.resolve(DEFAULT_HANDLE)
+    loading.load_network("inception_v1")  # fills the frozen-graph cache
+
+    def no_hub():
+        raise AssertionError("tensorflow_hub was needed")
+    monkeypatch.setattr(loading, "import_tensorflow_hub", no_hub)
+    assert loading.load_network("inception_v1").layer("Mixed_4b").channels > 0
+    # a handle not in the TF-Hub cache goes to TF-Hub, which fetches it
+    with pytest.raises(AssertionError, match="tensorflow_hub was needed"):
+        loading.fetch_to_cache(DEFAULT_HANDLE + "-not-cached")
+
+
 def _small_graph():
     graph_def = tf.compat.v1.GraphDef()
     graph_def.node.add(name="images", op="Placeholder")

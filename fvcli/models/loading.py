@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import zipfile
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from .network import Network
 from .preprocess import NAMED as NAMED_PREPROCESS
 from .preprocess import Preprocess, from_input_range
 from .preprocess import from_spec as preprocess_from_spec
+from .tensorflow_import import import_tensorflow_hub
 from ..timings import phase
 
 
@@ -119,8 +121,10 @@ def _image_input(graph_def, label: str):
 def fetch_to_cache(handle: str) -> str:
     """Make sure ``handle`` is in the TF-Hub cache (downloading it if needed); return its
     folder."""
-    import tensorflow_hub as hub
-
+    cached = _hub_cache_folder(handle)
+    if cached:
+        return cached
+    hub = import_tensorflow_hub()
     try:
         return hub.resolve(handle)
     except Exception as error:  # urllib and tf.errors both surface here; all mean "no model"
@@ -130,6 +134,19 @@ def fetch_to_cache(handle: str) -> str:
             f"({type(error).__name__}). Run `fvcli model fetch` on a connected machine and "
             "point TFHUB_CACHE_DIR at that cache, or pass --model PATH to a local "
             "SavedModel") from None
+
+
+def _hub_cache_folder(handle: str) -> str | None:
+    """The folder TF-Hub caches a download of ``handle`` in, found as TF-Hub finds it
+    (sha1 of the handle under TFHUB_CACHE_DIR, or tfhub_modules in the temporary folder)
+    without importing it; None when it holds no SavedModel yet, or when TF-Hub is set to
+    read models uncompressed from their storage, which it does not cache."""
+    if os.environ.get("TFHUB_MODEL_LOAD_FORMAT", "").upper() == "UNCOMPRESSED":
+        return None
+    cache = os.environ.get("TFHUB_CACHE_DIR") or os.path.join(tempfile.gettempdir(),
+                                                               "tfhub_modules")
+    folder = os.path.join(cache, hashlib.sha1(handle.encode("utf8")).hexdigest())
+    return folder if os.path.isfile(os.path.join(folder, "saved_model.pb")) else None
 
 
 @dataclass
@@ -145,8 +162,7 @@ class Loaded:
 
 
 def _load_hub(handle: str) -> Loaded:
-    import tensorflow_hub as hub
-
+    hub = import_tensorflow_hub()
     module_dir = fetch_to_cache(handle)
     loaded = hub.load(handle)
     return Loaded(loaded, _serving_function(loaded, handle),

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 from ..timings import phase
 
 
 def import_tensorflow_quietly() -> None:
-    """Import TensorFlow and TensorFlow Hub with stderr silenced, unless the user set
-    TF_CPP_MIN_LOG_LEVEL to see TensorFlow's messages, or it is imported already."""
+    """Import TensorFlow with stderr silenced, unless the user set TF_CPP_MIN_LOG_LEVEL to
+    see TensorFlow's messages, or it is imported already."""
     if "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
@@ -20,8 +21,6 @@ def import_tensorflow_quietly() -> None:
     try:
         with phase("tensorflow import"):
             import tensorflow
-        with phase("tensorflow_hub import"):
-            import tensorflow_hub  # noqa: F401
 
         # Each job shape traces its own step once; TensorFlow's retracing warning counts
         # those as retraces and would alarm users of multi-job files for nothing.
@@ -30,3 +29,15 @@ def import_tensorflow_quietly() -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def import_tensorflow_hub():
+    """TensorFlow Hub, imported when a model needs it (a quarter of a second that a render
+    from fvcli's frozen-graph cache does without), without the deprecation warning its own
+    import of pkg_resources prints."""
+    if "tensorflow_hub" in sys.modules:
+        return sys.modules["tensorflow_hub"]
+    with phase("tensorflow_hub import"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+        import tensorflow_hub
+    return tensorflow_hub
