@@ -78,3 +78,27 @@ def test_unreachable_handle_says_how_to_work_offline(hub_cache):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "network is unreachable" in lines[0] and "fvcli model fetch" in lines[0]
+
+
+@pytest.mark.parametrize("layer, size", [("Mixed_4b", 128), ("Mixed_5c", 96), ("logits", 128)])
+def test_flops_read_off_the_frozen_graph_equal_the_pruned_forwards(hub_network, layer, size):
+    # forward_flops counts on the frozen graph without pruning it; the logits' head takes
+    # only 224 px, so they are counted where their Forward feeds them
+    counted = hub_network.forward_flops(layer, size)
+    assert counted == hub_network.forward((layer,), (), size).flops() > 0
+    if layer == "logits":
+        assert counted == hub_network.forward_flops("logits", 224)
+
+
+def test_a_render_evaluates_with_the_forward_it_steps_with(hub_network):
+    # the step fetches Mixed_4b's pre-activation (for revival), the evaluation the layer:
+    # one prune and fold serves both, and gives the layer as the network computes it
+    step = hub_network.forward(("Mixed_4b",), ("Mixed_4b",), 80)
+    evaluation = hub_network.forward(("Mixed_4b",), (), 80, evaluation_only=True)
+    assert evaluation is step
+    images = tf.random.uniform([2, 80, 80, 3], seed=3)
+    own = hub_network.forward(("Mixed_4b", "Mixed_5c"), (), 80)(images)["Mixed_4b"]
+    np.testing.assert_allclose(evaluation(images)["Mixed_4b"], own, atol=1e-5)
+    # a step without revival gets a forward without the pre-activation it would revive by
+    plain_step = hub_network.forward(("Mixed_4b",), (), 80)
+    assert plain_step is not step and "Mixed_4b/pre" not in plain_step(images)

@@ -90,11 +90,11 @@ class Renderer:
         self.transforms = Transforms.of(settings.transforms)
         # set when the step is first traced: was that the process's first trace?
         self.first_trace: bool | None = None
-        layers, pre_layers = objective.layers(network, revive=settings.revive)
         self.view_size = self.transforms.view_size(settings.size, network.native_size)
-        self._forward = network.forward(layers, pre_layers, self.view_size)
+        self._forward = step_forward(network, objective, settings)
         self._evaluate_forward = network.forward(
-            *objective.layers(network, revive=False, groups=False), settings.size)
+            *objective.layers(network, revive=False, groups=False), settings.size,
+            evaluation_only=True)
         self.closeness = (Closeness(network, *settings.closeness, settings.size,
                                     self.param.channels) if settings.closeness else None)
         batch_params = tf.TensorSpec([batch_size, *self.param.shape()], tf.float32)
@@ -346,6 +346,20 @@ def _adam_update(params, first_moment, second_moment, gradient, healthy, step, l
     return updated, first_moment, second_moment
 
 
+def job_objective(job) -> Objective:
+    """A planned job's objective: its terms, the terms that couple its images, and how
+    many images a unit has."""
+    return Objective(job.terms, job.group_terms, job.images_per_unit)
+
+
+def step_forward(network, objective: Objective, settings: RenderSettings):
+    """The network's forward function a render of ``objective`` steps with: the layers and
+    pre-activations the objective reads, at the size the transforms feed the network."""
+    view_size = Transforms.of(settings.transforms).view_size(settings.size,
+                                                             network.native_size)
+    return network.forward(*objective.layers(network, revive=settings.revive), view_size)
+
+
 class RendererCache:
     """One renderer per (objective, settings, batch size) on one device: jobs of the same
     shape share a traced step instead of tracing again."""
@@ -367,7 +381,7 @@ class RendererCache:
     def shape(job, batch_size: int, steps: int | None = None) -> tuple:
         """What a renderer is traced for: (objective, settings, batch size); jobs of one
         shape share one trace."""
-        objective = Objective(job.terms, job.group_terms, job.images_per_unit)
+        objective = job_objective(job)
         settings = job.settings if steps is None else dataclasses.replace(job.settings,
                                                                            steps=steps)
         return objective, settings, batch_size

@@ -10,13 +10,15 @@ from .graph import sub_graph
 COUNTED_OPS = ("Conv2D", "DepthwiseConv2dNative", "MatMul")
 
 
-def graph_flops(pruned, input_name: str, size: int, channels: int) -> int:
+def graph_flops(graph_def, output_names: list[str], input_name: str, size: int,
+                channels: int) -> int:
     """Multiply-adds x 2 of the convolutions (plain and depthwise, which is what fvcli makes
-    of grouped ones with a channel per group) and matrix products that ``pruned`` (a pruned
-    graph function) computes for one ``size`` x ``size`` image of ``channels`` channels;
-    the rest is cheap beside them. Ops inside function calls are not seen."""
-    wanted = sub_graph(pruned.graph.as_graph_def(),
-                       [tensor.op.name for tensor in pruned.outputs])
+    of grouped ones with a channel per group) and matrix products that ``graph_def``
+    computes on the way to the ops ``output_names`` for one ``size`` x ``size`` image of
+    ``channels`` channels; the rest is cheap beside them. Ops inside function calls are not
+    seen. ValueError when the graph's static shapes cannot take that size (a head fixed
+    to the model's own size, say)."""
+    wanted = sub_graph(graph_def, output_names)
     keep = {node.name for node in wanted.node}
     with tf.Graph().as_default() as fixed:
         images = tf.compat.v1.placeholder(tf.float32, [1, size, size, channels])

@@ -20,7 +20,8 @@ from .. import __version__
 from ..engine.cost import batch_speed, unit_flops
 from ..engine.memory import OutOfMemory, batch_size_of, out_of_memory_message
 from ..engine.param import Parameterization
-from ..engine.renderer import Renderer, RendererCache, RenderStopped
+from ..engine.renderer import Renderer, RendererCache, RenderStopped, \
+    job_objective, step_forward
 from ..engine.targets import batch_targets
 from ..images import attribution_to_uint8, to_uint8
 from ..config.model_names import resolve_model_spec
@@ -331,23 +332,24 @@ def plan_of(job: PlannedJob, model_record: dict, cost: float, network) -> dict:
     versions = {"fvcli": __version__, "tensorflow": tf.__version__, "numpy": np.__version__,
                 "python": platform.python_version()}
     settings = job.settings
-    return plan_record(job, [_term_record(term, network, job) for term in job.terms],
+    # the forward function the job's renderer will step with (built once, here): whether
+    # it feeds the network another size than the render's
+    forward = step_forward(network, job_objective(job), settings)
+    resized_to = forward.feed_size if forward.resizes else None
+    return plan_record(job, [_term_record(term, network, resized_to) for term in job.terms],
                        model_record, versions, [plan_entry(unit, cost) for unit in job.units],
                        settings.transforms.view_size(settings.size, network.native_size))
 
 
-def _term_record(term, network, job: PlannedJob) -> dict:
+def _term_record(term, network, resized_to: int | None) -> dict:
     """A term as the manifest shows it, with how its layer is reached: whether it has a
     pre-activation (else negative objectives and revival use the layer's own value), and
     the size images are resized to when the model needs a fixed input size there."""
     record = {"kind": term.kind, "layer": term.layer, "weight": term.weight,
               "negative": term.negative,
               "pre_activation": network.layer(term.layer).has_pre_activation}
-    settings = job.settings
-    forward = network.forward((term.layer,), (),
-                              settings.transforms.view_size(settings.size, network.native_size))
-    if forward.resizes:
-        record["resized_to"] = forward.feed_size
+    if resized_to:
+        record["resized_to"] = resized_to
     if term.position:
         record["position"] = list(term.position)
     return record
