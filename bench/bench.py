@@ -2,8 +2,9 @@
 with a BatchNorm after every convolution as the TF-Hub module has (no download).
 
 Times fvcli's real rendering path (128 px, Mixed_4b, 64 steps) at several batch sizes in
-float32 and bfloat16, next to a plain-TF floor, the full network, the FLOPs of a step
-against the machine's own conv2d speed, a real 64-channel sweep, and the price of a unit
+float32 and bfloat16, with the cores each case keeps busy, next to a plain-TF floor at the
+same batches (what batching gains the network without fvcli), the full network, the FLOPs
+of a step against the machine's own conv2d speed, a real 64-channel sweep, and the price of a unit
 on every Mixed layer and the logits, from which it estimates the wall time of
 configs/inception_v1/all-mixed.yaml, and the same render on the BatchNorm network folded,
 unfolded and on a BatchNorm-free copy, and where a 1-step render's start-up goes in a fresh
@@ -70,6 +71,7 @@ MACO = "maco (phase only, 8 crops a step)"
 FOLDED, UNFOLDED = "BatchNorm network, folded (what fvcli runs)", "BatchNorm network, unfolded"
 NO_BATCH_NORM = "BatchNorm-free network"
 STRUCTURES = (FOLDED, UNFOLDED, NO_BATCH_NORM)
+FLOOR_MAX_BATCH = 32  # the floor's gain has levelled off by then (batch 64 doubles its time)
 
 
 class PeakMemory:
@@ -93,6 +95,25 @@ class PeakMemory:
     @property
     def mib(self) -> float:
         return round(self.peak / 2**20, 1)
+
+
+class CoresBusy:
+    """How many cores the process kept busy, on average, inside the ``with``: its CPU
+    seconds (user and system, every thread) over the wall seconds."""
+
+    def __enter__(self):
+        self._cpu, self._wall = _cpu_seconds(), time.perf_counter()
+        self.cores = 0.0
+        return self
+
+    def __exit__(self, *_):
+        wall = time.perf_counter() - self._wall
+        self.cores = round((_cpu_seconds() - self._cpu) / wall, 2) if wall > 0 else 0.0
+
+
+def _cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
 def _rss_bytes() -> int:
@@ -133,11 +154,12 @@ class RenderCase:
     def run(self) -> None:
         batch = self.row["batch"]
         seeds = [len(self.row["runs"]) * batch + i for i in range(batch)]
-        with PeakMemory() as memory:
+        with PeakMemory() as memory, CoresBusy() as busy:
             result = self.renderer.render(self.channels, seeds)
         # steady state, as a long render runs: steps after the first, without the
         # evaluations before and after
         self.row["runs"].append(round(batch * result.timed_steps / result.steps_seconds, 1))
+        self.row["cores_busy"] = max(self.row.get("cores_busy", 0), busy.cores)
         self.row["peak_rss_mib"] = max(self.row["peak_rss_mib"], memory.mib)
         self.row["mean_objective_end"] = round(float(result.objective_end.mean()), 3)
 
@@ -176,7 +198,7 @@ class FloorCase:
 
     def run(self) -> None:
         batch, steps = self.row["batch"], self.row["steps"]
-        with precision_scope(self.precision):
+        with precision_scope(self.precision), CoresBusy() as busy:
             images = self.images
             first, second = tf.zeros_like(images), tf.zeros_like(images)
             for t in range(steps):
@@ -186,6 +208,7 @@ class FloorCase:
                     started = time.perf_counter()
             _ = images.numpy()
         self.row["runs"].append(round(batch * (steps - 1) / (time.perf_counter() - started), 1))
+        self.row["cores_busy"] = max(self.row.get("cores_busy", 0), busy.cores)
 
     def result(self) -> dict:
         return {**self.row, "image_steps_per_s": max(self.row["runs"]), "traces": 1}
@@ -198,7 +221,9 @@ def throughput(network, precision: str, batches: list[int], steps: int,
     spell of the machine does not fall on one side of a ratio."""
     cases = [RenderCase(network, DEFAULT, precision, batch, steps) for batch in batches]
     cases += [RenderCase(network, PIXEL, precision, batch, steps) for batch in (1, 8)]
-    cases.append(FloorCase(network, precision, 8, steps))
+    # the floor at several batches: what batching gains the same network without fvcli
+    cases += [FloorCase(network, precision, batch, steps) for batch in batches
+              if batch <= FLOOR_MAX_BATCH]
     # MACO feeds the network 8 crops per image and step: a quarter of the steps
     cases += [RenderCase(network, MACO, precision, batch, max(steps // 4, 8)) for batch in (1, 8)]
     # the full network is 4x the work: fewer steps keep the bench under 10 minutes
@@ -555,9 +580,11 @@ def print_tables(rows: list[dict], seconds: float | None) -> None:
     step_gflop[MACO] = Transforms.maco().views * flops["image_step_gflop"]
     throughput = [r for r in rows if r["measure"] == "throughput"]
     print("image-steps/s (steady state: steps after the first; best run), 128 px, 64 steps "
-          "(--quick: 16; full network: 16); warm-up, traces and peak RSS of the fp32 run")
+          "(--quick: 16; full network: 16); warm-up, traces, peak RSS and cores busy (CPU "
+          "seconds / wall seconds) of the fp32 run")
     print(f"{'pipeline':<50} {'layer':<9} {'batch':>5} {'fp32':>8} {'bf16':>8} "
-          f"{'GFLOP/s fp32':>13} {'warm-up s':>10} {'traces':>6} {'peak RSS MiB':>12}")
+          f"{'GFLOP/s fp32':>13} {'warm-up s':>10} {'traces':>6} {'peak RSS MiB':>12} "
+          f"{'cores busy':>10}")
     keys = list(dict.fromkeys((r["pipeline"], r["layer"], r["batch"]) for r in throughput))
     for pipeline, layer, batch in keys:
         by = {r["precision"]: r for r in throughput
@@ -569,7 +596,8 @@ def print_tables(rows: list[dict], seconds: float | None) -> None:
         print(f"{pipeline:<50} {layer:<9} {batch:>5} {fp32.get('image_steps_per_s', '-'):>8} "
               f"{bf16.get('image_steps_per_s', '-'):>8} {gflops:>13} "
               f"{str(fp32.get('warm_up_s') or '-'):>10} {fp32.get('traces', '-'):>6} "
-              f"{str(fp32.get('peak_rss_mib') or '-'):>12}")
+              f"{str(fp32.get('peak_rss_mib') or '-'):>12} "
+              f"{str(fp32.get('cores_busy') or '-'):>10}")
     print(f"\nconv2d reference: fp32 {references['fp32']} GFLOP/s, bf16 {references['bf16']} "
           f"GFLOP/s (ratio {references['bf16'] / references['fp32']:.2f})")
     print(f"one image-step at Mixed_4b: {step_gflop[DEFAULT]:.2f} GFLOP (forward and gradient "
@@ -579,6 +607,11 @@ def print_tables(rows: list[dict], seconds: float | None) -> None:
         return next((r["image_steps_per_s"] for r in throughput
                      if (r["pipeline"], r["precision"], r["batch"], r["layer"])
                      == (pipeline, precision, batch, layer)), None)
+
+    def busy(pipeline, precision, batch):
+        return next((r.get("cores_busy") for r in throughput
+                     if (r["pipeline"], r["precision"], r["batch"], r["layer"])
+                     == (pipeline, precision, batch, LAYER)), None)
 
     auto = head["auto_precision"] if head["auto_precision"] in PRECISIONS else "fp32"
     best_fp32 = max(r["image_steps_per_s"] for r in throughput
@@ -592,8 +625,14 @@ def print_tables(rows: list[dict], seconds: float | None) -> None:
     for precision in PRECISIONS:
         batched = max(r["image_steps_per_s"] for r in throughput if r["pipeline"] == DEFAULT
                       and r["precision"] == precision and r["layer"] == LAYER)
+        floor_batched = max(r["image_steps_per_s"] for r in throughput
+                            if r["pipeline"] == FLOOR and r["precision"] == precision)
         print(f"  {precision}: best batch / batch 1 = {batched / rate(DEFAULT, precision, 1):.2f}x"
-              f" (target 2.5x); pixel batch 8 / plain-TF floor = "
+              f" (target 2.5x); the same network in plain TF (the floor): "
+              f"{floor_batched / rate(FLOOR, precision, 1):.2f}x; cores busy at batch 1: "
+              f"{busy(DEFAULT, precision, 1)} of {head['cores']}, at batch 8: "
+              f"{busy(DEFAULT, precision, 8)}")
+        print(f"  {precision}: pixel batch 8 / plain-TF floor = "
               f"{rate(PIXEL, precision, 8) / rate(FLOOR, precision, 8):.2f}"
               f" (target 0.9); truncated at {LAYER} / full network = "
               f"{rate(DEFAULT, precision, 8) / rate(DEFAULT, precision, 8, 'logits'):.2f}x")
