@@ -16,12 +16,12 @@ import zipfile
 from dataclasses import dataclass
 
 import tensorflow as tf
-from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from ..config import LOGITS
 from . import frozen_cache
 from .errors import ModelError, ModelUnavailable
-from .graph import import_at_size, through_identities, without_grouped_conv_calls
+from .graph import frozen_graph_def, import_at_size, through_identities, \
+    without_grouped_conv_calls
 from .keras_layers import keras_layer_function
 from .layer_table import Layer, find_layers, named_layer_table
 from ..config.model_names import close_model_name, layers_command, model_label, model_name, \
@@ -52,27 +52,24 @@ def load_network(spec, table_size: int | None = None) -> Network:
         with phase("model load"):
             loaded = _load_hub(spec["hub"]) if "hub" in spec else _load_path(spec["path"])
         with phase("freeze"):
-            # Inlined: a nested function call in the graph (Keras wraps some ops in one)
-            # has no gradient once the graph is imported elsewhere.
-            frozen = convert_variables_to_constants_v2(loaded.function,
-                                                       aggressive_inlining=True)
-            graph_def = without_grouped_conv_calls(frozen.graph.as_graph_def())
-            logits = _logits_tensor(frozen.outputs[-1])
+            graph_def, outputs = frozen_graph_def(loaded.function)
+            graph_def = without_grouped_conv_calls(graph_def)
             layer_names, fingerprint = loaded.layer_names, loaded.fingerprint
-        if key:
-            with phase("frozen graph cache"):
-                frozen_cache.write(key, graph_def, logits)
     with phase("layer table"):
         input_node, channels, native = _image_input(graph_def, model_label(spec))
         table_size = table_size or native or 224
         graph = import_at_size(graph_def, input_node.name, table_size)
+        if not cached:
+            logits = _logits_tensor(graph.get_tensor_by_name(outputs[-1]))
         if layer_names is not None:
-            tensors = [tensor.name for tensor in frozen.outputs[:-1]]
-            layers = named_layer_table(graph, layer_names, tensors)
+            layers = named_layer_table(graph, layer_names, outputs[:-1])
         else:
             layers = find_layers(graph)
         layers.append(Layer(name=LOGITS, tensor=logits, pre_activation=(),
                             shape=(int(graph.get_tensor_by_name(logits).shape[-1]),)))
+    if key and not cached:
+        with phase("frozen graph cache"):
+            frozen_cache.write(key, graph_def, logits)
     return Network(description=model_label(spec), name=model_name(written),
                    layers_command=layers_command(written), fingerprint=_fingerprint(fingerprint),
                    graph_def=graph_def, input_name=input_node.name, native_size=native,
