@@ -71,7 +71,8 @@ MACO = "maco (phase only, 8 crops a step)"
 FOLDED, UNFOLDED = "BatchNorm network, folded (what fvcli runs)", "BatchNorm network, unfolded"
 NO_BATCH_NORM = "BatchNorm-free network"
 STRUCTURES = (FOLDED, UNFOLDED, NO_BATCH_NORM)
-FLOOR_MAX_BATCH = 32  # the floor's gain has levelled off by then (batch 64 doubles its time)
+# the floor's rate has levelled off by batch 32; a batch of 64 would double its cases' time
+FLOOR_MAX_BATCH = 32
 
 
 class PeakMemory:
@@ -581,7 +582,7 @@ def print_tables(rows: list[dict], seconds: float | None) -> None:
     throughput = [r for r in rows if r["measure"] == "throughput"]
     print("image-steps/s (steady state: steps after the first; best run), 128 px, 64 steps "
           "(--quick: 16; full network: 16); warm-up, traces, peak RSS and cores busy (CPU "
-          "seconds / wall seconds) of the fp32 run")
+          "seconds / wall seconds over a whole render, busiest run) of the fp32 run")
     print(f"{'pipeline':<50} {'layer':<9} {'batch':>5} {'fp32':>8} {'bf16':>8} "
           f"{'GFLOP/s fp32':>13} {'warm-up s':>10} {'traces':>6} {'peak RSS MiB':>12} "
           f"{'cores busy':>10}")
@@ -628,8 +629,9 @@ def print_tables(rows: list[dict], seconds: float | None) -> None:
         floor_batched = max(r["image_steps_per_s"] for r in throughput
                             if r["pipeline"] == FLOOR and r["precision"] == precision)
         print(f"  {precision}: best batch / batch 1 = {batched / rate(DEFAULT, precision, 1):.2f}x"
-              f" (target 2.5x); the same network in plain TF (the floor): "
-              f"{floor_batched / rate(FLOOR, precision, 1):.2f}x; cores busy at batch 1: "
+              f" (target 2.5x); the same network in plain TF (the floor, batches to "
+              f"{FLOOR_MAX_BATCH}): {floor_batched / rate(FLOOR, precision, 1):.2f}x; "
+              f"cores busy at batch 1: "
               f"{busy(DEFAULT, precision, 1)} of {head['cores']}, at batch 8: "
               f"{busy(DEFAULT, precision, 8)}")
         print(f"  {precision}: pixel batch 8 / plain-TF floor = "

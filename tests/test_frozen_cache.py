@@ -75,6 +75,30 @@ def test_a_cached_hub_model_loads_without_tensorflow_hub(hub_cache, empty_cache,
         loading.fetch_to_cache(DEFAULT_HANDLE + "-not-cached")
 
 
+def test_the_tf_hub_folder_is_found_where_tf_hub_looks(hub_cache, tmp_path, monkeypatch):
+    import tempfile
+
+    import tensorflow_hub as hub
+
+    from fvcli.config.model_names import DEFAULT_HANDLE
+
+    folder = loading.fetch_to_cache(DEFAULT_HANDLE)
+    # without TFHUB_CACHE_DIR, TF-Hub caches in the temporary folder's tfhub_modules
+    monkeypatch.delenv("TFHUB_CACHE_DIR")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    (tmp_path / "tfhub_modules").mkdir()
+    (tmp_path / "tfhub_modules" / os.path.basename(folder)).symlink_to(folder)
+    assert loading.fetch_to_cache(DEFAULT_HANDLE) == hub.resolve(DEFAULT_HANDLE)
+    assert loading.fetch_to_cache(DEFAULT_HANDLE).startswith(str(tmp_path))
+    # what TF-Hub resolves otherwise is left to it
+    assert loading._hub_cache_folder(folder) is None  # a path is its own folder
+    for load_format in ("UNCOMPRESSED", "compressed"):  # read in place; not a format
+        monkeypatch.setenv("TFHUB_MODEL_LOAD_FORMAT", load_format)
+        assert loading._hub_cache_folder(DEFAULT_HANDLE) is None
+    monkeypatch.setenv("TFHUB_MODEL_LOAD_FORMAT", "COMPRESSED")
+    assert loading._hub_cache_folder(DEFAULT_HANDLE) == hub.resolve(DEFAULT_HANDLE)
+
+
 def _small_graph():
     graph_def = tf.compat.v1.GraphDef()
     graph_def.node.add(name="images", op="Placeholder")

@@ -4,13 +4,17 @@ A thin random-weight InceptionV1 with TF-Slim names sits in TFHUB_CACHE_DIR unde
 sha1(handle), exactly where tensorflow_hub puts a download.
 """
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from fvcli.config import RenderSettings
 from fvcli.engine.objectives import Objective, Term
+from fvcli.engine.renderer import Renderer
+from fvcli.models.network import Forward
 from fvcli.engine.transforms import Transforms
 from fvcli.config.model_names import DEFAULT_HANDLE
 from support.helpers import render_units, run
@@ -80,25 +84,56 @@ def test_unreachable_handle_says_how_to_work_offline(hub_cache):
     assert "network is unreachable" in lines[0] and "fvcli model fetch" in lines[0]
 
 
+def _fresh(network):
+    """The network with none of the forward functions other tests built."""
+    return dataclasses.replace(network, _forward_cache={})
+
+
+def _built_forwards(network) -> int:
+    return sum(isinstance(value, Forward) for value in network._forward_cache.values())
+
+
 @pytest.mark.parametrize("layer, size", [("Mixed_4b", 128), ("Mixed_5c", 96), ("logits", 128)])
 def test_flops_read_off_the_frozen_graph_equal_the_pruned_forwards(hub_network, layer, size):
     # forward_flops counts on the frozen graph without pruning it; the logits' head takes
-    # only 224 px, so they are counted where their Forward feeds them
-    counted = hub_network.forward_flops(layer, size)
-    assert counted == hub_network.forward((layer,), (), size).flops() > 0
+    # only 224 px, so they are counted through the Forward that feeds them at 224
+    network = _fresh(hub_network)
+    counted = network.forward_flops(layer, size)
+    assert _built_forwards(network) == (1 if layer == "logits" else 0)
+    assert counted == network.forward((layer,), (), size).flops() > 0
     if layer == "logits":
-        assert counted == hub_network.forward_flops("logits", 224)
+        assert counted == network.forward_flops("logits", 224)
 
 
 def test_a_render_evaluates_with_the_forward_it_steps_with(hub_network):
     # the step fetches Mixed_4b's pre-activation (for revival), the evaluation the layer:
     # one prune and fold serves both, and gives the layer as the network computes it
-    step = hub_network.forward(("Mixed_4b",), ("Mixed_4b",), 80)
-    evaluation = hub_network.forward(("Mixed_4b",), (), 80, evaluation_only=True)
-    assert evaluation is step
+    network = _fresh(hub_network)
+    renderer = Renderer(network, Objective((Term("channel", "Mixed_4b"),)),
+                        RenderSettings(size=80, steps=1, revive=True), 2)
+    assert renderer._evaluate_forward is renderer._forward
+    assert _built_forwards(network) == 1
     images = tf.random.uniform([2, 80, 80, 3], seed=3)
-    own = hub_network.forward(("Mixed_4b", "Mixed_5c"), (), 80)(images)["Mixed_4b"]
-    np.testing.assert_allclose(evaluation(images)["Mixed_4b"], own, atol=1e-5)
+    own = network.forward(("Mixed_4b", "Mixed_5c"), (), 80)(images)["Mixed_4b"]
+    np.testing.assert_allclose(renderer._evaluate_forward(images)["Mixed_4b"], own,
+                               atol=1e-5)
     # a step without revival gets a forward without the pre-activation it would revive by
-    plain_step = hub_network.forward(("Mixed_4b",), (), 80)
-    assert plain_step is not step and "Mixed_4b/pre" not in plain_step(images)
+    plain_step = network.forward(("Mixed_4b",), (), 80)
+    assert plain_step is not renderer._forward and "Mixed_4b/pre" not in plain_step(images)
+
+
+def test_a_job_whose_pass_needs_the_model_size_says_so_for_every_term(hub_cache, tmp_path):
+    # one pass through the network serves every term of a job: the logits need 224 px,
+    # so the Mixed_4b term is read at 224 too, and its record says so
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("defaults: {size: 64, steps: 2}\njobs:\n  - name: mix\n    objective:\n"
+                    "      - {objective: channel, layer: Mixed_4b, channel: 1}\n"
+                    "      - {objective: logit, class: 3, weight: 0.1}\n"
+                    "  - name: inner\n    objective: channel\n    layer: Mixed_4b\n"
+                    "    channels: [1]\n")
+    result = run("render", jobs, "--out", tmp_path / "out", "--quiet")
+    assert result.exit_code == 0, result.output
+    mix = json.loads((tmp_path / "out" / "mix" / "job.json").read_text())
+    assert [term.get("resized_to") for term in mix["job"]["objective"]] == [224, 224]
+    inner = json.loads((tmp_path / "out" / "inner" / "job.json").read_text())
+    assert "resized_to" not in inner["job"]["objective"][0]

@@ -90,8 +90,8 @@ class Renderer:
         self.transforms = Transforms.of(settings.transforms)
         # set when the step is first traced: was that the process's first trace?
         self.first_trace: bool | None = None
-        self.view_size = self.transforms.view_size(settings.size, network.native_size)
         self._forward = step_forward(network, objective, settings)
+        self.view_size = self._forward.size  # what the transforms feed the network
         self._evaluate_forward = network.forward(
             *objective.layers(network, revive=False, groups=False), settings.size,
             evaluation_only=True)

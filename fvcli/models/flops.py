@@ -1,10 +1,10 @@
-"""FLOPs of a forward pass, read off a pruned function's graph at a given image size."""
+"""FLOPs of a forward pass, read off a frozen graph's static shapes at a given image size."""
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from .graph import sub_graph
+from .graph import relax_input, sub_graph
 
 
 COUNTED_OPS = ("Conv2D", "DepthwiseConv2dNative", "MatMul")
@@ -18,7 +18,8 @@ def graph_flops(graph_def, output_names: list[str], input_name: str, size: int,
     ``channels`` channels; the rest is cheap beside them. Ops inside function calls are not
     seen. ValueError when the graph's static shapes cannot take that size (a head fixed
     to the model's own size, say)."""
-    wanted = sub_graph(graph_def, output_names)
+    # relaxed: shapes the graph recorded at its own size would refuse any other
+    wanted = relax_input(sub_graph(graph_def, output_names), input_name)
     keep = {node.name for node in wanted.node}
     with tf.Graph().as_default() as fixed:
         images = tf.compat.v1.placeholder(tf.float32, [1, size, size, channels])

@@ -14,25 +14,25 @@ from .gradients import GRADIENT_OVERRIDES
 def frozen_graph_def(function) -> tuple[tf.compat.v1.GraphDef, list[str]]:
     """``function`` (a concrete function) as one graph: its variables turned into constants
     and the functions it calls inlined (a nested call has no gradient once the graph is
-    imported elsewhere), cut to what its outputs are computed from; and the names of its
-    outputs in that graph, in order.
+    imported elsewhere), cut to what its outputs are computed from (data edges only, as
+    every graph fvcli imports); and the names of its outputs in that graph, in order.
 
     TensorFlow's public convert_variables_to_constants_v2 makes the same graph and then
-    builds a concrete function of it, which fvcli does not use and which costs 0.9 s of a
-    first run on InceptionV1; its own two steps before that are called here, and the public
-    function where a TensorFlow version lacks them."""
+    builds a concrete function of it, which fvcli does not use and which is most of the
+    freeze of InceptionV1 (0.76 of 0.80 s); its own two steps before that are called here,
+    and the public function where a TensorFlow version lacks them or calls them otherwise."""
+    from tensorflow.python.framework import convert_to_constants
+
     names = [tensor.name for tensor in function.outputs]
     try:
-        from tensorflow.python.framework.convert_to_constants import (
-            _FunctionConverterDataInEager, _replace_variables_by_constants)
-    except ImportError:
-        from tensorflow.python.framework.convert_to_constants import \
-            convert_variables_to_constants_v2
-        frozen = convert_variables_to_constants_v2(function, aggressive_inlining=True)
+        data = convert_to_constants._FunctionConverterDataInEager(
+            func=function, lower_control_flow=True, aggressive_inlining=True)
+        graph_def, _ = convert_to_constants._replace_variables_by_constants(
+            converter_data=data)
+    except (AttributeError, TypeError):  # internals that moved: the public function
+        frozen = convert_to_constants.convert_variables_to_constants_v2(
+            function, aggressive_inlining=True)
         return frozen.graph.as_graph_def(), [tensor.name for tensor in frozen.outputs]
-    data = _FunctionConverterDataInEager(func=function, lower_control_flow=True,
-                                         aggressive_inlining=True)
-    graph_def, _ = _replace_variables_by_constants(converter_data=data)
     frozen = sub_graph(graph_def, [name.split(":")[0] for name in names])
     for node in frozen.node:
         # colocation hints (the variables' reads with their variables) name nodes a pruned

@@ -45,7 +45,7 @@ def load_network(spec, table_size: int | None = None) -> Network:
         key = frozen_cache.model_key(folder) if folder else None
         cached = frozen_cache.read(key) if key else None
     if cached:
-        (graph_def, logits), layer_names = cached, None
+        (graph_def, logits), layer_names, outputs = cached, None, None
         fingerprint = os.path.join(folder, "saved_model.pb")
     else:
         # The loaded object owns the variables: keep it alive until they are frozen.
@@ -59,7 +59,7 @@ def load_network(spec, table_size: int | None = None) -> Network:
         input_node, channels, native = _image_input(graph_def, model_label(spec))
         table_size = table_size or native or 224
         graph = import_at_size(graph_def, input_node.name, table_size)
-        if not cached:
+        if outputs:  # frozen just now: the logits are found from the model's output
             logits = _logits_tensor(graph.get_tensor_by_name(outputs[-1]))
         if layer_names is not None:
             layers = named_layer_table(graph, layer_names, outputs[:-1])
@@ -134,11 +134,15 @@ def fetch_to_cache(handle: str) -> str:
 
 
 def _hub_cache_folder(handle: str) -> str | None:
-    """The folder TF-Hub caches a download of ``handle`` in, found as TF-Hub finds it
-    (sha1 of the handle under TFHUB_CACHE_DIR, or tfhub_modules in the temporary folder)
-    without importing it; None when it holds no SavedModel yet, or when TF-Hub is set to
-    read models uncompressed from their storage, which it does not cache."""
-    if os.environ.get("TFHUB_MODEL_LOAD_FORMAT", "").upper() == "UNCOMPRESSED":
+    """The folder TF-Hub caches a download of an http(s) ``handle`` in, found as TF-Hub
+    finds it (sha1 of the handle under TFHUB_CACHE_DIR, or tfhub_modules in the temporary
+    folder) without importing it. None, and TF-Hub resolves it, when that folder holds no
+    SavedModel yet, for any other kind of handle (a path, gs://), and when
+    TFHUB_MODEL_LOAD_FORMAT asks TF-Hub for anything but its compressed, cached
+    downloads."""
+    if os.environ.get("TFHUB_MODEL_LOAD_FORMAT", "AUTO") not in ("AUTO", "COMPRESSED"):
+        return None
+    if not handle.startswith(("https://", "http://")):
         return None
     cache = os.environ.get("TFHUB_CACHE_DIR") or os.path.join(tempfile.gettempdir(),
                                                                "tfhub_modules")

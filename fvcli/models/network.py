@@ -83,8 +83,10 @@ class Network:
 
     def forward_flops(self, layer_name: str, size: int) -> int:
         """Multiply-adds x 2 of the convolutions and matrix products from the image to
-        ``layer_name`` for one ``size`` px image (or the model's own size, where it resizes
-        to it), read off the graph's static shapes. What a unit of that layer costs."""
+        ``layer_name`` for one ``size`` px image, read off the graph's static shapes. What a
+        unit of that layer costs. Where the static shapes refuse the size (a head fixed to
+        the model's own size), counted at the size the layer's Forward feeds (the model's
+        own), or ModelError where it can be fed no size."""
         key = ("flops", layer_name, size)
         if key not in self._forward_cache:
             self._forward_cache[key] = self._forward_flops(layer_name, size)
@@ -93,13 +95,13 @@ class Network:
     def _forward_flops(self, layer_name: str, size: int) -> int:
         # Read off the frozen graph as it is: pruning and folding a Forward for a count
         # costs a tenth of a second of every render's start-up. Only a layer whose static
-        # shapes refuse the size is counted through its Forward, which says where the
-        # network is fed instead (its own size) or that it cannot be.
+        # shapes refuse the size (ValueError), or leave a dimension unknown (TypeError), is
+        # counted through its Forward, which runs the network to find where it is fed.
         output = self.layer(layer_name).tensor.split(":")[0]
         try:
             return graph_flops(self.graph_def, [output], self.input_name, size,
                                self.input_channels)
-        except ValueError:
+        except (ValueError, TypeError):
             return self.forward((layer_name,), (), size).flops()
 
     def spatial_size(self, layer_name: str, size: int) -> tuple[int, int]:
@@ -113,8 +115,9 @@ class Network:
         """A differentiable function from [batch, size, size, 3] images in [0, 1] to the
         named layers' activations (and, for ``with_pre_activation``, their pre-ReLU values).
         ``evaluation_only``: for values that are read and not differentiated, a Forward of
-        the same layers with more pre-activations may serve (a render's evaluation shares
-        its step's)."""
+        the same layers at the same size with more pre-activations may serve (a render's
+        evaluation shares its step's, unless MACO's views or group terms make them
+        differ)."""
         key = (tuple(layer_names), tuple(with_pre_activation), size)
         if evaluation_only and key not in self._forward_cache:
             covering = self._covering_forward(*key)
@@ -127,14 +130,15 @@ class Network:
 
     def _covering_forward(self, layer_names, with_pre_activation, size: int):
         """A Forward already built at ``size`` for the same layers with more of their
-        pre-activations, or None. Its values of the asked-for outputs are the same (the
-        pre-activations lie on the way to their layers), and a second prune and BatchNorm
-        fold would cost a tenth of a second of start-up. Not for a step: objectives revive
-        units through any pre-activation they are given."""
+        pre-activations, or None. Its values of the asked-for outputs are the same up to
+        float32 rounding (the pre-activations lie on the way to their layers, and a layer
+        may be computed as the ReLU of its pre-activation), and a second prune and
+        BatchNorm fold would cost a tenth of a second of start-up. Not for a step:
+        objectives revive units through any pre-activation they are given."""
         for forward in self._forward_cache.values():
             if (isinstance(forward, Forward) and forward.size == size
-                    and forward.layer_names == set(layer_names)
-                    and set(with_pre_activation) <= forward.pre_layers):
+                    and forward.fetched_layers == set(layer_names)
+                    and set(with_pre_activation) <= forward.fetched_pre_activations):
                 return forward
         return None
 
@@ -147,7 +151,8 @@ class Forward:
 
     def __init__(self, network: Network, layer_names, with_pre_activation, size: int):
         self.network = network
-        self.layer_names, self.pre_layers = set(layer_names), set(with_pre_activation)
+        self.fetched_layers = set(layer_names)
+        self.fetched_pre_activations = set(with_pre_activation)
         # A layer wanted with its pre-activation, whose activation is the ReLU of it, is
         # computed from it: fetching both from the network costs two gradient paths.
         self._from_pre = [name for name in layer_names

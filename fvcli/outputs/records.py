@@ -99,8 +99,8 @@ def plan_record(job, objective: list[dict], model: dict, versions: dict,
         "seed": job.spec.seed,
         "precision": job.settings.precision,
         # each step's transforms map an image onto a window of this side (or crop it to
-        # this side), which the network is fed (terms with resized_to are resized to the
-        # model's size after)
+        # this side), which the network is fed (in a job whose terms carry resized_to, the
+        # model's fixed size after, for every term: one pass serves them all)
         "network_input_size": input_size,
         "units": entries,
     }

@@ -332,8 +332,8 @@ def plan_of(job: PlannedJob, model_record: dict, cost: float, network) -> dict:
     versions = {"fvcli": __version__, "tensorflow": tf.__version__, "numpy": np.__version__,
                 "python": platform.python_version()}
     settings = job.settings
-    # the forward function the job's renderer will step with (built once, here): whether
-    # it feeds the network another size than the render's
+    # the forward function the job's renderer will step with (the network keeps it for
+    # the renderer): whether it feeds the network another size than the render's
     forward = step_forward(network, job_objective(job), settings)
     resized_to = forward.feed_size if forward.resizes else None
     return plan_record(job, [_term_record(term, network, resized_to) for term in job.terms],
@@ -344,7 +344,8 @@ def plan_of(job: PlannedJob, model_record: dict, cost: float, network) -> dict:
 def _term_record(term, network, resized_to: int | None) -> dict:
     """A term as the manifest shows it, with how its layer is reached: whether it has a
     pre-activation (else negative objectives and revival use the layer's own value), and
-    the size images are resized to when the model needs a fixed input size there."""
+    the size images are resized to when the job's network pass needs the model's fixed
+    input size (one of the job's layers does: all are read from that one pass)."""
     record = {"kind": term.kind, "layer": term.layer, "weight": term.weight,
               "negative": term.negative,
               "pre_activation": network.layer(term.layer).has_pre_activation}
