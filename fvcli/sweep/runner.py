@@ -331,14 +331,13 @@ def plan_of(job: PlannedJob, model_record: dict, cost: float, network) -> dict:
     layer is reached) and every unit with its fingerprint and estimated ``cost``."""
     versions = {"fvcli": __version__, "tensorflow": tf.__version__, "numpy": np.__version__,
                 "python": platform.python_version()}
-    settings = job.settings
     # the forward function the job's renderer will step with (the network keeps it for
-    # the renderer): whether it feeds the network another size than the render's
-    forward = step_forward(network, job_objective(job), settings)
+    # the renderer): the size the transforms feed it, and whether it is resized after
+    forward = step_forward(network, job_objective(job), job.settings)
     resized_to = forward.feed_size if forward.resizes else None
     return plan_record(job, [_term_record(term, network, resized_to) for term in job.terms],
                        model_record, versions, [plan_entry(unit, cost) for unit in job.units],
-                       settings.transforms.view_size(settings.size, network.native_size))
+                       forward.size)
 
 
 def _term_record(term, network, resized_to: int | None) -> dict:
@@ -363,8 +362,13 @@ def trace_record(result, renderer) -> dict:
     if not result.traced or not result.timed_steps:
         return {}
     step = result.steps_seconds / result.timed_steps
-    trace = max(result.seconds - result.steps_seconds - step, 0.0)
-    return {"first_trace_seconds" if renderer.first_trace else "trace_seconds": trace}
+    return _trace_entry(renderer, max(result.seconds - result.steps_seconds - step, 0.0))
+
+
+def _trace_entry(renderer, seconds: float) -> dict:
+    """A trace time as record_speed takes it: the process's first trace pays TensorFlow's
+    one-time set-up, so it is kept apart from later ones."""
+    return {"first_trace_seconds" if renderer.first_trace else "trace_seconds": seconds}
 
 
 def measure_speed(job: PlannedJob, network, device) -> tuple[float, dict]:
@@ -378,7 +382,6 @@ def measure_speed(job: PlannedJob, network, device) -> tuple[float, dict]:
     traced = renderer.first_trace is None
     trace = renderer.warm_up()
     result = renderer.render(batch_targets(job.units[:unit_count], renderer.batch_size))
-    traces = ({"first_trace_seconds" if renderer.first_trace else "trace_seconds": trace}
-              if traced else {})
+    traces = _trace_entry(renderer, trace) if traced else {}
     return batch_speed(job, network, renderer.batch_size * result.timed_steps,
                        result.steps_seconds), traces
